@@ -1,0 +1,145 @@
+"""The Story aggregate: the reporting events of one story, and the rules an append must obey."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import (
+    BaseAggregate,
+    CanInitAggregate,
+    CanMutateAggregate,
+    MetaDomainEvent,
+)
+
+from domain.errors import (
+    DuplicateInEvent,
+    EventConflict,
+    MissingField,
+    StanceNotAllowed,
+    TextTooLarge,
+    UnknownCitation,
+    UnknownClaim,
+)
+from domain.events import (
+    MAX_TEXT_BYTES,
+    STANCES_WITH_TEXT,
+    AnyReportingEvent,
+    ReportingEvent,
+    canonical_body,
+    normalized,
+)
+
+
+def digest_of(event: ReportingEvent) -> str:
+    """The SHA-256 of the event's canonical body: equal digests mean an idempotent retry."""
+    return hashlib.sha256(canonical_body(event)).hexdigest()
+
+
+class StoryEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
+    """An event of a Story aggregate, whose ids are the story ids themselves (strings)."""
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+
+
+class Story(BaseAggregate[str]):
+    """One story's ledger. Commands check the rules, then trigger events; nothing is undone."""
+
+    Event = StoryEvent
+
+    class Opened(StoryEvent, CanInitAggregate[str]):
+        """The story received its first reporting event."""
+
+        originator_topic: str
+
+    class EventRecorded(StoryEvent):
+        """A reporting event was recorded in the story by ``recorded_by``."""
+
+        event: AnyReportingEvent
+        recorded_by: str
+        digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            """Remember the event's id, digest and the claims it asserts."""
+            story: Story = aggregate
+            story.digests[self.event.id] = self.digest
+            story.claims.update(c.id for c in self.event.claims if c.stance == "asserts")
+
+    def __init__(self) -> None:
+        self.digests: dict[str, str] = {}
+        self.claims: set[str] = set()
+
+    @classmethod
+    def open(cls, story_id: str, opened_at: datetime) -> Story:
+        """Start a story; its first reporting event follows in the same save."""
+        return cls._create(cls.Opened, id=story_id, timestamp=opened_at)
+
+    @property
+    def story_version(self) -> int:
+        """How many reporting events the story holds."""
+        return len(self.digests)
+
+    def record(self, event: ReportingEvent, *, recorded_at: datetime, recorded_by: str) -> bool:
+        """Record ``event``; False when the same id with the same body is already recorded.
+
+        Raises a ``DomainError`` naming the field when the event breaks a rule.
+        """
+        event = normalized(event)
+        digest = digest_of(event)
+        known = self.digests.get(event.id)
+        if known == digest:
+            return False
+        if known is not None:
+            raise EventConflict(
+                f"event id {event.id!r} is already recorded in this story with a different body",
+                "/id",
+            )
+        self.check(event)
+        self.trigger_event(
+            self.EventRecorded,
+            event=event,
+            recorded_by=recorded_by,
+            digest=digest,
+            timestamp=recorded_at,
+        )
+        return True
+
+    def check(self, event: ReportingEvent) -> None:
+        """Raise the first rule ``event`` breaks against this story, or return."""
+        if event.requires_document and event.document is None:
+            raise MissingField(f"a {event.type} event must name the document it makes public", "/document")
+        if event.document is not None and event.document.text is not None:
+            check_text_size(event.document.text, "/document/text")
+        seen: set[str] = set()
+        for i, claim in enumerate(event.claims):
+            if claim.id in seen:
+                raise DuplicateInEvent(f"claim {claim.id!r} appears twice in this event", f"/claims/{i}/id")
+            seen.add(claim.id)
+            if claim.stance not in event.allowed_stances:
+                allowed = ", ".join(sorted(event.allowed_stances))
+                raise StanceNotAllowed(
+                    f"a {event.type} event cannot {claim.stance.removesuffix('s')} a claim "
+                    f"(allowed: {allowed})",
+                    f"/claims/{i}/stance",
+                )
+            if claim.stance in STANCES_WITH_TEXT and not claim.text:
+                raise MissingField(f"a claim that {claim.stance} needs its text", f"/claims/{i}/text")
+            if claim.text is not None:
+                check_text_size(claim.text, f"/claims/{i}/text")
+            if claim.stance != "asserts" and claim.id not in self.claims:
+                raise UnknownClaim(
+                    f"unknown claim {claim.id!r}: only an asserts may introduce a claim",
+                    f"/claims/{i}/id",
+                )
+        for i, cited in enumerate(event.cites):
+            if cited not in self.digests:
+                raise UnknownCitation(f"unknown cited event {cited!r} in this story", f"/cites/{i}")
+
+
+def check_text_size(text: str, pointer: str) -> None:
+    """Texts are limited to 1 MiB of UTF-8."""
+    if len(text) * 4 > MAX_TEXT_BYTES and len(text.encode()) > MAX_TEXT_BYTES:
+        raise TextTooLarge(f"text is larger than {MAX_TEXT_BYTES} bytes", pointer)

@@ -1,0 +1,179 @@
+"""The knewwhen application: appends reporting events to stories and answers from projections."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from tqdm import tqdm
+
+from domain.errors import StoryNotFound, VersionMismatch
+from domain.events import ReportingEvent
+from domain.story import Story
+from service.persistence import environment, is_postgres_url
+from service.projections.dialect import POSTGRES, PROJECTION_TABLES, SQLITE
+from service.projections.reader import Reader
+from service.projections.writer import RecordedOutOfOrder
+from service.schemas import Receipt
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+MAX_ATTEMPTS = 8
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+class AppendResult:
+    """The receipts of one append, and which of its events were newly stored."""
+
+    def __init__(self, receipts: list[Receipt], created: list[bool]) -> None:
+        self.receipts = receipts
+        self.created = created
+
+
+class Ledger(Application[str]):
+    """Stories of reporting events, stored append-only, projected for reading."""
+
+    name = "knewwhen"
+
+    def __init__(self, database: str, clock: Clock = utc_now) -> None:
+        super().__init__(env=environment(database))
+        self.database = database
+        self.dialect = POSTGRES if is_postgres_url(database) else SQLITE
+        self.clock = clock
+        self.reader = Reader(self.recorder.datastore, self.dialect)  # type: ignore[attr-defined]
+        self._write_lock = threading.Lock()
+        self._last_recorded_at = datetime.min.replace(tzinfo=UTC)
+
+    def append(
+        self,
+        story_id: str,
+        events: Sequence[ReportingEvent],
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        """Record events in one story atomically; idempotent by event id.
+
+        Raises ``VersionMismatch`` when ``expected_version`` is given and the story has moved
+        on, and a ``DomainError`` naming the field when an event breaks a rule (nothing stored).
+        """
+        with self._write_lock:
+            for attempt in range(MAX_ATTEMPTS):
+                story, created = self._decide(story_id, events, recorded_by, expected_version)
+                if not any(created):
+                    break
+                try:
+                    self.save(story)
+                    break
+                except (IntegrityError, RecordedOutOfOrder):
+                    self._forget(story_id)
+                    if attempt == MAX_ATTEMPTS - 1:
+                        raise
+                    if expected_version is not None:
+                        actual = self._stored_version(story_id)
+                        if actual != expected_version:
+                            raise VersionMismatch(
+                                f"story {story_id!r} is at version {actual}, "
+                                f"not {expected_version}",
+                                expected_version,
+                                actual,
+                            ) from None
+                except BaseException:
+                    self._forget(story_id)
+                    raise
+        receipts = self.reader.receipts(story_id, [e.id for e in events])
+        return AppendResult(receipts, created)
+
+    def _decide(
+        self,
+        story_id: str,
+        events: Sequence[ReportingEvent],
+        recorded_by: str,
+        expected_version: int | None,
+    ) -> tuple[Story, list[bool]]:
+        recorded_at = self._next_recorded_at()
+        try:
+            story: Story = self.repository.get(story_id)
+        except AggregateNotFoundError:
+            story = Story.open(story_id, recorded_at)
+        try:
+            if expected_version is not None and story.story_version != expected_version:
+                raise VersionMismatch(
+                    f"story {story_id!r} is at version {story.story_version}, "
+                    f"not {expected_version}",
+                    expected_version,
+                    story.story_version,
+                )
+            created = [
+                story.record(e, recorded_at=recorded_at, recorded_by=recorded_by) for e in events
+            ]
+        except BaseException:
+            self._forget(story_id)
+            raise
+        return story, created
+
+    def _next_recorded_at(self) -> datetime:
+        """Strictly increasing recording times within this process (the store checks across)."""
+        now = self.clock().astimezone(UTC)
+        if now <= self._last_recorded_at:
+            now = self._last_recorded_at + timedelta(microseconds=1)
+        self._last_recorded_at = now
+        return now
+
+    def _forget(self, story_id: str) -> None:
+        """Drop a story from the aggregate cache after a failed command or save."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(story_id, evict=True)
+            except KeyError:
+                pass
+
+    def _stored_version(self, story_id: str) -> int:
+        summary = self.reader.story(story_id)
+        return summary.story_version if summary else 0
+
+    def require_story(self, story_id: str) -> None:
+        """Raise ``StoryNotFound`` unless the story holds events."""
+        if self.reader.story(story_id) is None:
+            raise StoryNotFound(f"no story {story_id!r}", "")
+
+    def stored_events(self) -> Iterator[tuple[int, Any]]:
+        """Every stored event with its position, in commit order (for replay and audit)."""
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=1000)
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, notification
+            start = page[-1].id + 1
+
+    def replay(self, progress: bool = False) -> int:
+        """Rebuild every projection table from the event store; returns the events replayed."""
+        total = self.recorder.max_notification_id() or 0
+        projector = self.recorder.projector  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with (
+            self._write_lock,
+            datastore.transaction(commit=True) as cursor,
+            tqdm(total=total, unit="ev", disable=not progress, desc="replay") as bar,
+        ):
+            for table in PROJECTION_TABLES:
+                cursor.execute(f"DELETE FROM {table}")
+            projector.project(cursor, counted(self.stored_events(), bar))
+        return total
+
+
+def counted(items: Iterator[T], bar: tqdm[Any]) -> Iterator[T]:
+    """Pass items through, advancing a progress bar."""
+    for item in items:
+        bar.update(1)
+        yield item

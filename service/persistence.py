@@ -1,0 +1,123 @@
+"""Wires ``eventsourcing`` to SQLite or PostgreSQL, with msgspec for stored events.
+
+The recorders are the library's own, extended at one point: inside the transaction that
+inserts the stored events (after the positions are known, with the write lock held), they
+hand the new events to the projector, so the time-indexed tables commit with the events or
+not at all (docs/decisions/001-projections-in-the-write-transaction.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+from psycopg.sql import SQL
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import get_topic, resolve_topic
+
+from service.projections.dialect import POSTGRES, SQLITE
+from service.projections.writer import Projector
+
+
+class MsgspecMapper(Mapper[str]):
+    """Stores each aggregate event as msgspec JSON of its dataclass (no transcoder, no __dict__ walk)."""
+
+    _encoder = msgspec.json.Encoder()
+    _decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
+        """Encode the whole event dataclass; the topic names its class."""
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=self._encoder.encode(domain_event),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:
+        """Decode with a typed decoder built once per topic."""
+        decoder = self._decoders.get(stored_event.topic)
+        if decoder is None:
+            decoder = msgspec.json.Decoder(resolve_topic(stored_event.topic))
+            self._decoders[stored_event.topic] = decoder
+        event: DomainEventProtocol[str] = decoder.decode(stored_event.state)
+        return event
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, projecting each append inside its transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.projector = Projector(SQLITE)
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The stored events table, then the projection tables."""
+        return [*super().construct_create_table_statements(), *SQLITE.create_statements()]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        assert positions is not None
+        self.projector.project(c, list(zip(positions, stored_events, strict=True)))
+        return positions
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, projecting each append inside its transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.projector = Projector(POSTGRES)
+        self.sql_create_statements.extend(SQL(s) for s in POSTGRES.create_statements())
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert positions is not None
+        self.projector.project(curs, list(zip(positions, stored_events, strict=True)))
+        return positions
+
+
+def environment(database: str) -> dict[str, str]:
+    """The ``eventsourcing`` environment for a database setting: a file path or a postgresql:// URL."""
+    common = {
+        "MAPPER_TOPIC": get_topic(MsgspecMapper),
+        "ORIGINATOR_ID_TYPE": "text",
+        "AGGREGATE_CACHE_MAXSIZE": "1000",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+    if is_postgres_url(database):
+        url = urlsplit(database)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresLedgerRecorder),
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_ORIGINATOR_ID_TYPE": "text",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "5",
+        }
+    return {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteLedgerRecorder),
+        "SQLITE_DBNAME": database,
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+
+
+def is_postgres_url(database: str) -> bool:
+    """True when the setting names a PostgreSQL server rather than a SQLite file."""
+    return database.startswith(("postgresql://", "postgres://"))

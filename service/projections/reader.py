@@ -1,0 +1,292 @@
+"""Answers questions from the projection tables: index probes, never a replay of the stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
+from service.projections.dialect import Dialect
+from service.projections.writer import decode_claim_act, from_micros, micros
+from service.schemas import (
+    Change,
+    HistoryEntry,
+    Receipt,
+    StoredEventView,
+    StorySummary,
+    TimelineEntry,
+)
+
+FOREVER = 2**62
+decode_claim_state = msgspec.msgpack.Decoder(ClaimState).decode
+decode_document_state = msgspec.msgpack.Decoder(DocumentState).decode
+decode_summary = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class Datastore(Protocol):
+    """Either library datastore: both open a read transaction yielding a cursor."""
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
+
+
+def recorded_bound(recorded_before: datetime | None) -> int:
+    """The ``recorded_at`` bound in table units (no bound: the far future)."""
+    return FOREVER if recorded_before is None else micros(recorded_before)
+
+
+class Reader:
+    """Read queries over the projection tables of one database."""
+
+    def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
+        self.datastore = datastore
+        q = dialect.sql
+        state_probe = (
+            "SELECT s.state FROM {table} s WHERE s.story = c.story AND s.{key} = c.{key}"
+            " AND s.recorded_at < ? AND s.published_at <= ?"
+            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1"
+        )
+        self.claims_at = q(
+            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state"
+            " FROM kw_claims c WHERE c.story = ?"
+        )
+        self.claim_at = q(
+            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state"
+            " FROM kw_claims c WHERE c.story = ? AND c.claim = ?"
+        )
+        self.documents_at = q(
+            f"SELECT ({state_probe.format(table='kw_document_states', key='document')}) AS state"
+            " FROM kw_documents c WHERE c.story = ?"
+        )
+        self.count_applied = q(
+            "SELECT COUNT(*) AS n FROM kw_events"
+            " WHERE story = ? AND published_at <= ? AND recorded_at < ?"
+        )
+        self.claim_rows = q(
+            "SELECT s.published_at, s.position, s.state, e.event_id, e.source, a.act"
+            " FROM kw_claim_states s"
+            " JOIN kw_events e ON e.position = s.position"
+            " JOIN kw_claim_acts a ON a.story = s.story AND a.claim = s.claim"
+            " AND a.published_at = s.published_at AND a.position = s.position"
+            " WHERE s.story = ? AND s.claim = ? AND s.recorded_at < ?"
+            " ORDER BY s.published_at, s.position, s.recorded_at DESC"
+        )
+        self.claims_touched = q(
+            "SELECT DISTINCT claim FROM kw_claim_acts"
+            " WHERE story = ? AND published_at > ? AND published_at <= ?"
+        )
+        self.event_columns = "position, story, event_id, story_version, type, source,"
+        self.event_columns += " published_at, recorded_at, recorded_by, body"
+        self.timeline_rows = q(
+            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND recorded_at < ?"
+            " ORDER BY published_at, position"
+        )
+        self.events_after = q(
+            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND position > ?"
+            " ORDER BY position LIMIT ?"
+        )
+        self.event_by_id = q(
+            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND event_id = ?"
+        )
+        self.story_rows = q("SELECT * FROM kw_stories ORDER BY story")
+        self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
+        self.max_position = q("SELECT MAX(position) AS p FROM kw_events")
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+
+    def position(self) -> int:
+        """The last position the projections have applied (0 for an empty store)."""
+        rows = self._rows(self.max_position)
+        return int(rows[0]["p"] or 0)
+
+    def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
+        """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
+        t, r = micros(at), recorded_bound(recorded_before)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.claims_at, (r, t, story))
+            claims = [decode_claim_state(row["state"]) for row in cursor.fetchall() if row["state"]]
+            cursor.execute(self.documents_at, (r, t, story))
+            documents = [
+                decode_document_state(row["state"]) for row in cursor.fetchall() if row["state"]
+            ]
+            cursor.execute(self.count_applied, (story, t, r))
+            applied = int(cursor.fetchone()["n"])
+        return assemble(story, at, recorded_before, claims, documents, applied)
+
+    def claim_state(
+        self, story: str, claim: str, at: datetime, recorded_before: datetime | None
+    ) -> ClaimState | None:
+        """One claim's state at (T, R), or None when nothing about it was public."""
+        rows = self._rows(self.claim_at, (recorded_bound(recorded_before), micros(at), story, claim))
+        if not rows or not rows[0]["state"]:
+            return None
+        return decode_claim_state(rows[0]["state"])
+
+    def claim_states(
+        self, story: str, claim: str, recorded_before: datetime | None
+    ) -> Iterator[tuple[datetime, str, str, str, ClaimState]]:
+        """(published_at, event, source, stance, state after it) per act, in public order."""
+        previous: tuple[int, int] | None = None
+        for row in self._rows(self.claim_rows, (story, claim, recorded_bound(recorded_before))):
+            key = (row["published_at"], row["position"])
+            if key == previous:
+                continue
+            previous = key
+            yield (
+                from_micros(row["published_at"]),
+                row["event_id"],
+                row["source"],
+                decode_claim_act(row["act"]).stance,
+                decode_claim_state(row["state"]),
+            )
+
+    def history(
+        self, story: str, claim: str, recorded_before: datetime | None
+    ) -> list[HistoryEntry]:
+        """The claim's state after each event that changed it."""
+        entries: list[HistoryEntry] = []
+        last: tuple[Any, ...] | None = None
+        for at, event_id, source, stance, state in self.claim_states(
+            story, claim, recorded_before
+        ):
+            shape = (state.visible, state.status, state.text, state.supported_by, state.disputed_by)
+            if shape == last:
+                continue
+            last = shape
+            entries.append(
+                HistoryEntry(
+                    at=at,
+                    event=event_id,
+                    source=source,
+                    stance=stance,
+                    visible=state.visible,
+                    status=state.status,
+                    text=state.text,
+                    supported_by=state.supported_by,
+                    disputed_by=state.disputed_by,
+                )
+            )
+        return entries
+
+    def changes(
+        self, story: str, start: datetime, end: datetime, recorded_before: datetime | None
+    ) -> list[Change]:
+        """Claims that became known or changed status in (``start``, ``end``]."""
+        touched = self._rows(self.claims_touched, (story, micros(start), micros(end)))
+        found: list[Change] = []
+        for claim in sorted(row["claim"] for row in touched):
+            status: str | None = None
+            for at, event_id, _, _, state in self.claim_states(story, claim, recorded_before):
+                if at > end:
+                    break
+                now_status = state.status if state.visible else None
+                if at > start and now_status != status:
+                    found.append(
+                        Change(
+                            at=at,
+                            event=event_id,
+                            kind="claim_reported" if status is None else "claim_status_changed",
+                            claim=claim,
+                            status=now_status,
+                            previous_status=status,
+                        )
+                    )
+                status = now_status
+        found.sort(key=lambda c: (c.at, c.event, c.claim or ""))
+        return found
+
+    def timeline(self, story: str, recorded_before: datetime | None) -> list[TimelineEntry]:
+        """The story's events in public order, each with a one-line summary."""
+        return [
+            TimelineEntry(
+                published_at=from_micros(row["published_at"]),
+                id=row["event_id"],
+                type=row["type"],
+                source=row["source"],
+                summary=summary_of(decode_summary(bytes(row["body"]))),
+                position=row["position"],
+                recorded_at=from_micros(row["recorded_at"]),
+            )
+            for row in self._rows(self.timeline_rows, (story, recorded_bound(recorded_before)))
+        ]
+
+    def events(self, story: str, after: int = 0, limit: int = 100) -> list[StoredEventView]:
+        """Stored events of a story in recorded order, after a position."""
+        return [event_view(row) for row in self._rows(self.events_after, (story, after, limit))]
+
+    def event(self, story: str, event_id: str) -> StoredEventView | None:
+        """One stored event by id."""
+        rows = self._rows(self.event_by_id, (story, event_id))
+        return event_view(rows[0]) if rows else None
+
+    def receipts(self, story: str, event_ids: Sequence[str]) -> list[Receipt]:
+        """The receipts of recorded events, in the order asked."""
+        with self.datastore.transaction(commit=False) as cursor:
+            found = []
+            for event_id in event_ids:
+                cursor.execute(self.event_by_id, (story, event_id))
+                row = cursor.fetchone()
+                found.append(
+                    Receipt(
+                        story=story,
+                        id=event_id,
+                        position=row["position"],
+                        story_version=row["story_version"],
+                        recorded_at=from_micros(row["recorded_at"]),
+                        recorded_by=row["recorded_by"],
+                    )
+                )
+        return found
+
+    def stories(self) -> list[StorySummary]:
+        """Every story's summary."""
+        return [story_summary(row) for row in self._rows(self.story_rows)]
+
+    def story(self, story: str) -> StorySummary | None:
+        """One story's summary, or None."""
+        rows = self._rows(self.story_row, (story,))
+        return story_summary(rows[0]) if rows else None
+
+
+def event_view(row: Any) -> StoredEventView:
+    """A kw_events row as the API shows it."""
+    return StoredEventView(
+        story=row["story"],
+        position=row["position"],
+        story_version=row["story_version"],
+        recorded_at=from_micros(row["recorded_at"]),
+        recorded_by=row["recorded_by"],
+        event=msgspec.Raw(bytes(row["body"])),
+    )
+
+
+def story_summary(row: Any) -> StorySummary:
+    """A kw_stories row as the API shows it."""
+    return StorySummary(
+        story=row["story"],
+        events=row["events"],
+        claims=row["claims"],
+        documents=row["documents"],
+        first_published_at=from_micros(row["first_published_at"]),
+        last_published_at=from_micros(row["last_published_at"]),
+        story_version=row["events"],
+    )
+
+
+def summary_of(body: dict[str, Any]) -> str:
+    """One line on what an event did: its document and its stances."""
+    parts = []
+    document = body.get("document")
+    if document:
+        parts.append(f"{document.get('title') or document['id']}")
+    stances: dict[str, list[str]] = {}
+    for claim in body.get("claims", ()):
+        stances.setdefault(claim["stance"], []).append(claim["id"])
+    parts.extend(f"{stance} {', '.join(ids)}" for stance, ids in stances.items())
+    return "; ".join(parts) or (body.get("note") or "")

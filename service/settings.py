@@ -1,0 +1,37 @@
+"""Every environment variable knewwhen reads, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from msgspec import Struct
+
+DEFAULT_DATABASE = "./var/knewwhen.sqlite3"
+
+
+class Settings(Struct, frozen=True):
+    """The service's configuration."""
+
+    database: str = DEFAULT_DATABASE
+    max_body_bytes: int = 1 << 20
+    read_token_required: bool = False
+    tokens_file: str | None = None
+    min_position_wait_seconds: float = 5.0
+
+
+def truthy(value: str | None) -> bool:
+    """``1``, ``true``, ``yes`` and ``on`` (any case) are true; anything else is false."""
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        database=env.get("KNEWWHEN_DATABASE") or DEFAULT_DATABASE,
+        max_body_bytes=int(env.get("KNEWWHEN_MAX_BODY_BYTES") or (1 << 20)),
+        read_token_required=truthy(env.get("KNEWWHEN_READ_TOKEN_REQUIRED")),
+        tokens_file=env.get("KNEWWHEN_TOKENS_FILE") or None,
+        min_position_wait_seconds=float(env.get("KNEWWHEN_MIN_POSITION_WAIT") or 5.0),
+    )
