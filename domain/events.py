@@ -87,45 +87,45 @@ class ReportingEvent(Struct, frozen=True, omit_defaults=True, tag_field="type"):
         return self.__struct_config__.tag  # type: ignore[return-value]
 
 
-class DraftLeaked(ReportingEvent, tag="draft_leaked"):
+class DraftLeaked(ReportingEvent, frozen=True, tag="draft_leaked"):
     """A document not meant to be public yet (a draft report) became public."""
 
     allowed_stances = frozenset({"asserts"})
     requires_document = True
 
 
-class StoryPublished(ReportingEvent, tag="story_published"):
+class StoryPublished(ReportingEvent, frozen=True, tag="story_published"):
     """An outlet published a story."""
 
     allowed_stances = frozenset({"asserts", "confirms"})
 
 
-class ReportConfirmed(ReportingEvent, tag="report_confirmed"):
+class ReportConfirmed(ReportingEvent, frozen=True, tag="report_confirmed"):
     """Another outlet confirmed an earlier report."""
 
     allowed_stances = frozenset({"confirms", "asserts"})
 
 
-class ResponseIssued(ReportingEvent, tag="response_issued"):
+class ResponseIssued(ReportingEvent, frozen=True, tag="response_issued"):
     """A party named in the story responded."""
 
     allowed_stances = frozenset({"disputes", "acknowledges", "asserts"})
 
 
-class DocumentReleased(ReportingEvent, tag="document_released"):
+class DocumentReleased(ReportingEvent, frozen=True, tag="document_released"):
     """A document was officially released by whoever holds it."""
 
     allowed_stances = frozenset({"asserts", "confirms"})
     requires_document = True
 
 
-class CorrectionIssued(ReportingEvent, tag="correction_issued"):
+class CorrectionIssued(ReportingEvent, frozen=True, tag="correction_issued"):
     """An outlet corrected or retracted what it had said."""
 
     allowed_stances = frozenset({"corrects", "retracts"})
 
 
-class ClaimRetracted(ReportingEvent, tag="claim_retracted"):
+class ClaimRetracted(ReportingEvent, frozen=True, tag="claim_retracted"):
     """A source withdrew a claim."""
 
     allowed_stances = frozenset({"retracts"})

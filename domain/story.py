@@ -110,13 +110,17 @@ class Story(BaseAggregate[str]):
     def check(self, event: ReportingEvent) -> None:
         """Raise the first rule ``event`` breaks against this story, or return."""
         if event.requires_document and event.document is None:
-            raise MissingField(f"a {event.type} event must name the document it makes public", "/document")
+            raise MissingField(
+                f"a {event.type} event must name the document it makes public", "/document"
+            )
         if event.document is not None and event.document.text is not None:
             check_text_size(event.document.text, "/document/text")
         seen: set[str] = set()
         for i, claim in enumerate(event.claims):
             if claim.id in seen:
-                raise DuplicateInEvent(f"claim {claim.id!r} appears twice in this event", f"/claims/{i}/id")
+                raise DuplicateInEvent(
+                    f"claim {claim.id!r} appears twice in this event", f"/claims/{i}/id"
+                )
             seen.add(claim.id)
             if claim.stance not in event.allowed_stances:
                 allowed = ", ".join(sorted(event.allowed_stances))
@@ -126,7 +130,9 @@ class Story(BaseAggregate[str]):
                     f"/claims/{i}/stance",
                 )
             if claim.stance in STANCES_WITH_TEXT and not claim.text:
-                raise MissingField(f"a claim that {claim.stance} needs its text", f"/claims/{i}/text")
+                raise MissingField(
+                    f"a claim that {claim.stance} needs its text", f"/claims/{i}/text"
+                )
             if claim.text is not None:
                 check_text_size(claim.text, f"/claims/{i}/text")
             if claim.stance != "asserts" and claim.id not in self.claims:

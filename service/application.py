@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -58,6 +59,8 @@ class Ledger(Application[str]):
         events: Sequence[ReportingEvent],
         recorded_by: str,
         expected_version: int | None = None,
+        *,
+        with_receipts: bool = True,
     ) -> AppendResult:
         """Record events in one story atomically; idempotent by event id.
 
@@ -88,8 +91,9 @@ class Ledger(Application[str]):
                 except BaseException:
                     self._forget(story_id)
                     raise
-        receipts = self.reader.receipts(story_id, [e.id for e in events])
-        return AppendResult(receipts, created)
+        if not with_receipts:
+            return AppendResult([], created)
+        return AppendResult(self.reader.receipts(story_id, [e.id for e in events]), created)
 
     def _decide(
         self,
@@ -131,10 +135,8 @@ class Ledger(Application[str]):
         """Drop a story from the aggregate cache after a failed command or save."""
         cache = self.repository.cache
         if cache is not None:
-            try:
+            with contextlib.suppress(KeyError):
                 cache.get(story_id, evict=True)
-            except KeyError:
-                pass
 
     def _stored_version(self, story_id: str) -> int:
         summary = self.reader.story(story_id)

@@ -9,16 +9,16 @@ not at all (docs/decisions/001-projections-in-the-write-transaction.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from psycopg.sql import SQL
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic, resolve_topic
+from psycopg.sql import SQL, Composed
 
 from service.projections.dialect import POSTGRES, SQLITE
 from service.projections.writer import Projector
@@ -28,7 +28,7 @@ class MsgspecMapper(Mapper[str]):
     """Stores each aggregate event as msgspec JSON of its dataclass (no transcoder, no __dict__ walk)."""
 
     _encoder = msgspec.json.Encoder()
-    _decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+    _decoders: ClassVar[dict[str, msgspec.json.Decoder[Any]]] = {}
 
     def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
         """Encode the whole event dataclass; the topic names its class."""
@@ -75,7 +75,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.projector = Projector(POSTGRES)
-        self.sql_create_statements.extend(SQL(s) for s in POSTGRES.create_statements())
+        self.sql_create_statements.extend(
+            Composed([SQL(statement)]) for statement in POSTGRES.create_statements()
+        )
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

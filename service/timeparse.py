@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -32,8 +32,3 @@ def parse_moment(text: str, field: str) -> datetime:
         f"{field}: {text!r} is neither an RFC 3339 timestamp with an offset "
         "(2020-10-07T00:00:00Z) nor a date (2020-10-07)"
     )
-
-
-def end_of_day(day: date) -> datetime:
-    """The last microsecond of ``day`` in UTC."""
-    return datetime.combine(day, time.min, UTC) + timedelta(days=1, microseconds=-1)

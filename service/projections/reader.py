@@ -123,7 +123,9 @@ class Reader:
         self, story: str, claim: str, at: datetime, recorded_before: datetime | None
     ) -> ClaimState | None:
         """One claim's state at (T, R), or None when nothing about it was public."""
-        rows = self._rows(self.claim_at, (recorded_bound(recorded_before), micros(at), story, claim))
+        rows = self._rows(
+            self.claim_at, (recorded_bound(recorded_before), micros(at), story, claim)
+        )
         if not rows or not rows[0]["state"]:
             return None
         return decode_claim_state(rows[0]["state"])
@@ -152,9 +154,7 @@ class Reader:
         """The claim's state after each event that changed it."""
         entries: list[HistoryEntry] = []
         last: tuple[Any, ...] | None = None
-        for at, event_id, source, stance, state in self.claim_states(
-            story, claim, recorded_before
-        ):
+        for at, event_id, source, stance, state in self.claim_states(story, claim, recorded_before):
             shape = (state.visible, state.status, state.text, state.supported_by, state.disputed_by)
             if shape == last:
                 continue

@@ -8,7 +8,7 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
@@ -112,7 +112,9 @@ class Projector:
         cursor.execute(self.last_recorded)
         last = cursor.fetchone()
         if last is not None and recorded_at <= last["recorded_at"]:
-            raise RecordedOutOfOrder(f"recorded_at {recorded_at} is not after {last['recorded_at']}")
+            raise RecordedOutOfOrder(
+                f"recorded_at {recorded_at} is not after {last['recorded_at']}"
+            )
         first_position = batch[0][0]
         event_rows, claim_rows, document_rows = [], [], []
         claims_from: dict[str, tuple[datetime, int]] = {}
@@ -157,7 +159,7 @@ class Projector:
             self.refold_document(cursor, story, doc_id, start, recorded_at, first_position)
             for doc_id, start in documents_from.items()
         )
-        published = [row[6] for row in event_rows]
+        public_times = [row[6] for row in event_rows]
         cursor.execute(
             self.upsert_story,
             (
@@ -165,8 +167,8 @@ class Projector:
                 len(event_rows),
                 new_claims,
                 new_documents,
-                min(published),
-                max(published),
+                min(public_times),
+                max(public_times),
                 batch[-1][0],
             ),
         )
@@ -183,16 +185,11 @@ class Projector:
         """Rewrite the claim's states from ``start`` on; True when the claim is new."""
         cursor.execute(self.select_claim_acts, (story, claim_id))
         acts = [decode_claim_act(row["act"]) for row in cursor.fetchall()]
-        rows = [
-            (story, claim_id, recorded_at, micros(act.published_at), act.position, encode_blob(state))
-            for act, state in zip(acts, fold_claim(claim_id, acts), strict=True)
-            if (act.published_at, act.position) >= start
-        ]
-        cursor.executemany(self.insert_claim_state, rows)
-        is_new = min(act.position for act in acts) >= first_position
-        if is_new:
-            cursor.execute(self.insert_claim, (story, claim_id))
-        return is_new
+        states = fold_claim(claim_id, acts)
+        cursor.executemany(
+            self.insert_claim_state, state_rows(story, claim_id, acts, states, start, recorded_at)
+        )
+        return self._register(cursor, self.insert_claim, story, claim_id, acts, first_position)
 
     def refold_document(
         self,
@@ -206,14 +203,39 @@ class Projector:
         """Rewrite the document's states from ``start`` on; True when the document is new."""
         cursor.execute(self.select_document_acts, (story, doc_id))
         acts = [decode_document_act(row["act"]) for row in cursor.fetchall()]
-        rows = [
-            (story, doc_id, recorded_at, micros(act.published_at), act.position, encode_blob(state))
-            for act, state in zip(acts, fold_document(doc_id, acts), strict=True)
-            if (act.published_at, act.position) >= start
-        ]
-        cursor.executemany(self.insert_document_state, rows)
+        states = fold_document(doc_id, acts)
+        cursor.executemany(
+            self.insert_document_state, state_rows(story, doc_id, acts, states, start, recorded_at)
+        )
+        return self._register(cursor, self.insert_document, story, doc_id, acts, first_position)
+
+    @staticmethod
+    def _register(
+        cursor: Any,
+        statement: str,
+        story: str,
+        key: str,
+        acts: Sequence[ClaimAct | DocumentAct],
+        first_position: int,
+    ) -> bool:
+        """List a claim or document the first time a batch brings it; True when it did."""
         is_new = min(act.position for act in acts) >= first_position
         if is_new:
-            cursor.execute(self.insert_document, (story, doc_id))
+            cursor.execute(statement, (story, key))
         return is_new
 
+
+def state_rows(
+    story: str,
+    key: str,
+    acts: Sequence[ClaimAct | DocumentAct],
+    states: Iterable[ClaimState | DocumentState],
+    start: tuple[datetime, int],
+    recorded_at: int,
+) -> list[tuple[str, str, int, int, int, bytes]]:
+    """The rows of the states after each act from ``start`` on, as of this recording."""
+    return [
+        (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
+        for act, state in zip(acts, states, strict=True)
+        if (act.published_at, act.position) >= start
+    ]

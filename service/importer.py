@@ -1,0 +1,135 @@
+"""JSONL import and export: a story's events, one reporting event per line, with ``story`` added.
+
+Import validates the whole file first (schema and story rules, line by line, against the
+stories as stored), and writes only when every line passes, so a bad file stores nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+from tqdm import tqdm
+
+from domain.errors import DomainError
+from domain.events import ReportingEvent
+from domain.story import Story
+from service.application import Ledger
+from service.schemas import line_decoder, pointer_of, without_story
+
+BATCH_SIZE = 500
+_encode_story = msgspec.json.Encoder().encode
+
+
+class ImportRejected(Exception):
+    """A line of the file is invalid; nothing from the file was stored."""
+
+    def __init__(self, line: int, pointer: str, reason: str) -> None:
+        where = f"{pointer}: " if pointer else ""
+        super().__init__(f"line {line}: {where}{reason}")
+        self.line = line
+        self.pointer = pointer
+        self.reason = reason
+
+
+@dataclass
+class ImportReport:
+    """What an import did: events read, newly stored, and already present."""
+
+    read: int = 0
+    stored: int = 0
+    already_present: int = 0
+    stories: set[str] = field(default_factory=set)
+
+
+def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, ReportingEvent]]:
+    """Decode each non-blank line into (line number, story, event); reject the first bad one."""
+    for number, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = line_decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError) as e:
+            pointer, reason = pointer_of(e)
+            raise ImportRejected(number, pointer, reason) from None
+        yield number, line.story, without_story(line)
+
+
+def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
+    """Check every line against the schema and the story rules, storing nothing."""
+    report = ImportReport()
+    stories: dict[str, Story] = {}
+    checked_at = datetime.now(UTC)
+    with path.open("rb") as stream, _bar(path, progress, "validate") as bar:
+        for number, story_id, event in read_lines(stream):
+            bar.update(1)
+            story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
+            stories[story_id] = story
+            try:
+                created = story.record(event, recorded_at=checked_at, recorded_by="validate")
+            except DomainError as e:
+                raise ImportRejected(number, e.pointer, e.detail) from None
+            story.collect_events()
+            report.read += 1
+            report.stories.add(story_id)
+            if not created:
+                report.already_present += 1
+    return report
+
+
+def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
+    try:
+        stored: Story = ledger.repository.get(story_id)
+    except AggregateNotFoundError:
+        return Story.open(story_id, at)
+    return copy.deepcopy(stored)
+
+
+def import_file(
+    ledger: Ledger, path: Path, recorded_by: str, progress: bool = False
+) -> ImportReport:
+    """Validate ``path`` whole, then append its events in batches of consecutive lines per story."""
+    report = validate(ledger, path, progress)
+    if report.read == report.already_present:
+        return report
+    with path.open("rb") as stream, _bar(path, progress, "import") as bar:
+        batch: list[ReportingEvent] = []
+        batch_story = ""
+        for _, story_id, event in read_lines(stream):
+            if batch and (story_id != batch_story or len(batch) >= BATCH_SIZE):
+                report.stored += _append(ledger, batch_story, batch, recorded_by)
+                bar.update(len(batch))
+                batch = []
+            batch_story = story_id
+            batch.append(event)
+        if batch:
+            report.stored += _append(ledger, batch_story, batch, recorded_by)
+            bar.update(len(batch))
+    return report
+
+
+def _append(ledger: Ledger, story: str, batch: list[ReportingEvent], recorded_by: str) -> int:
+    return sum(ledger.append(story, batch, recorded_by, with_receipts=False).created)
+
+
+def _bar(path: Path, progress: bool, desc: str) -> tqdm[Any]:
+    return tqdm(unit="ev", disable=not progress, desc=f"{desc} {path.name}", leave=False)
+
+
+def export_lines(ledger: Ledger, story: str) -> Iterator[bytes]:
+    """The story's events as import lines, in recorded order (so they import again)."""
+    prefix = b'{"story":' + _encode_story(story) + b","
+    after = 0
+    while True:
+        page = ledger.reader.events(story, after=after, limit=1000)
+        if not page:
+            return
+        for view in page:
+            yield prefix + bytes(view.event)[1:] + b"\n"
+        after = page[-1].position

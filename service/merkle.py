@@ -1,0 +1,179 @@
+"""Merkle tree hashes and proofs as defined by RFC 9162 (Certificate Transparency v2), §2.1.
+
+Leaves are given as leaf hashes (see :func:`leaf_hash`). The plain functions recompute the tree
+on every call and serve as the readable reference; :class:`MerkleTree` answers the same questions
+for any historical size of an append-only log in O(log n) hash operations by caching the hashes
+of complete, aligned power-of-two subtrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "MerkleTree",
+    "consistency_path",
+    "inclusion_path",
+    "leaf_hash",
+    "node_hash",
+    "root_hash",
+]
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+SubtreeHash = Callable[[int, int], bytes]
+"""Returns MTH of the leaves in the half-open range [lo, hi), hi > lo."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """Hash of one log entry: SHA-256(0x00 || data), domain-separated from interior nodes."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """Hash of an interior node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly smaller than ``n`` (n >= 2), where MTH splits."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def _path(mth: SubtreeHash, m: int, lo: int, hi: int) -> list[bytes]:
+    """PATH(m, D[lo:hi]) of §2.1.3.1, with ``m`` relative to ``lo``."""
+    if hi - lo == 1:
+        return []
+    k = _split(hi - lo)
+    if m < k:
+        return [*_path(mth, m, lo, lo + k), mth(lo + k, hi)]
+    return [*_path(mth, m - k, lo + k, hi), mth(lo, lo + k)]
+
+
+def _subproof(mth: SubtreeHash, m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+    """SUBPROOF(m, D[lo:hi], b) of §2.1.4.1; ``whole`` is b, true while D[0:m] is a subtree."""
+    n = hi - lo
+    if m == n:
+        return [] if whole else [mth(lo, hi)]
+    k = _split(n)
+    if m <= k:
+        return [*_subproof(mth, m, lo, lo + k, whole), mth(lo + k, hi)]
+    return [*_subproof(mth, m - k, lo + k, hi, False), mth(lo, lo + k)]
+
+
+def _check_inclusion(index: int, size: int, length: int) -> None:
+    if not 0 <= size <= length:
+        raise ValueError(f"tree size {size} out of range: need 0 <= size <= {length}")
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} out of range for a tree of {size} leaves")
+
+
+def _check_consistency(first: int, second: int, length: int) -> None:
+    if not 0 <= second <= length:
+        raise ValueError(f"tree size {second} out of range: need 0 <= size <= {length}")
+    if not 0 < first <= second:
+        raise ValueError(f"first tree size {first} out of range: need 0 < first <= {second}")
+
+
+def _recursive_mth(leaf_hashes: Sequence[bytes]) -> SubtreeHash:
+    def mth(lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return leaf_hashes[lo]
+        k = _split(hi - lo)
+        return node_hash(mth(lo, lo + k), mth(lo + k, hi))
+
+    return mth
+
+
+def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) of §2.1.1: the tree head over all ``leaf_hashes``, recomputed from scratch."""
+    if not leaf_hashes:
+        return EMPTY_ROOT
+    return _recursive_mth(leaf_hashes)(0, len(leaf_hashes))
+
+
+def inclusion_path(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """PATH(index, D[n]) of §2.1.3.1: the audit path proving leaf ``index`` is in the tree."""
+    _check_inclusion(index, len(leaf_hashes), len(leaf_hashes))
+    return _path(_recursive_mth(leaf_hashes), index, 0, len(leaf_hashes))
+
+
+def consistency_path(leaf_hashes: Sequence[bytes], first: int) -> list[bytes]:
+    """PROOF(first, D[n]) of §2.1.4.1: proves the first ``first`` leaves are a prefix of the tree."""
+    n = len(leaf_hashes)
+    _check_consistency(first, n, n)
+    return _subproof(_recursive_mth(leaf_hashes), first, 0, n, True)
+
+
+class MerkleTree:
+    """An append-only log of leaf hashes answering roots and proofs for any size it has had.
+
+    ``_levels[h][i]`` is the hash of the complete subtree over leaves [i * 2**h, (i + 1) * 2**h);
+    ``_levels[0]`` is the leaf hashes themselves. Appending does amortized O(1) hashing, and
+    every other range MTH needs splits into O(log n) cached subtrees.
+    """
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        for h in leaf_hashes:
+            self.append(h)
+
+    def __len__(self) -> int:
+        return len(self._levels[0])
+
+    @property
+    def leaf_hashes(self) -> Sequence[bytes]:
+        """The leaf hashes in log order (a read-only view; do not mutate)."""
+        return self._levels[0]
+
+    def append(self, leaf_hash: bytes) -> int:
+        """Add one leaf hash, complete whatever subtrees it closes, and return its index."""
+        if len(leaf_hash) != HASH_SIZE:
+            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf_hash)}")
+        index = len(self)
+        self._levels[0].append(bytes(leaf_hash))
+        level, node = 0, leaf_hash
+        while len(self._levels[level]) % 2 == 0:
+            node = node_hash(self._levels[level][-2], node)
+            level += 1
+            if level == len(self._levels):
+                self._levels.append([])
+            self._levels[level].append(node)
+        return index
+
+    def _mth(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]) for a range of the RFC recursion: ``lo`` is a multiple of its split."""
+        n = hi - lo
+        if n & (n - 1) == 0:
+            level = n.bit_length() - 1
+            return self._levels[level][lo >> level]
+        k = _split(n)
+        return node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
+
+    def _size(self, size: int | None) -> int:
+        if size is None:
+            return len(self)
+        if not 0 <= size <= len(self):
+            raise ValueError(f"tree size {size} out of range: need 0 <= size <= {len(self)}")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """The tree head over the first ``size`` leaves (default: all of them)."""
+        n = self._size(size)
+        return self._mth(0, n) if n else EMPTY_ROOT
+
+    def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
+        """Audit path for leaf ``index`` in the tree of the first ``size`` leaves (default: all)."""
+        n = len(self) if size is None else size
+        _check_inclusion(index, n, len(self))
+        return _path(self._mth, index, 0, n)
+
+    def consistency(self, first: int, second: int | None = None) -> list[bytes]:
+        """Consistency proof from size ``first`` to size ``second`` (default: current size)."""
+        n = len(self) if second is None else second
+        _check_consistency(first, n, len(self))
+        return _subproof(self._mth, first, 0, n, True)

@@ -1,0 +1,188 @@
+"""Given a story's events, when one more is recorded, then it is stored or refused with the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain import errors
+from domain.story import Story
+from tests.builders import RECORDED, at, claim, document, event
+
+NYT = event("story_published", "nyt-1", "nyt", "2020-10-06T22:00", claim("c1", "asserts"))
+
+
+def given(*events: object) -> Story:
+    """A story that has recorded ``events``."""
+    story = Story.open("s", RECORDED)
+    for e in events:
+        assert story.record(e, recorded_at=RECORDED, recorded_by="test")  # type: ignore[arg-type]
+    return story
+
+
+def refused(story: Story, e: object) -> errors.DomainError:
+    """Record ``e`` and return the error it raised (failing if none)."""
+    with pytest.raises(errors.DomainError) as caught:
+        story.record(e, recorded_at=RECORDED, recorded_by="test")  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_a_new_event_is_recorded_and_counted() -> None:
+    story = given()
+    assert story.record(NYT, recorded_at=RECORDED, recorded_by="test") is True
+    assert story.story_version == 1
+    assert story.claims == {"c1"}
+
+
+def test_the_same_id_and_body_again_records_nothing() -> None:
+    story = given(NYT)
+    assert story.record(NYT, recorded_at=RECORDED, recorded_by="test") is False
+    assert story.story_version == 1
+    assert story.collect_events()[-1].originator_version == 2
+
+
+def test_the_same_event_with_another_offset_is_the_same_body() -> None:
+    from datetime import timedelta, timezone
+
+    import msgspec
+
+    shifted = msgspec.structs.replace(
+        NYT, published_at=at("2020-10-06T22:00").astimezone(timezone(timedelta(hours=2)))
+    )
+    assert given(NYT).record(shifted, recorded_at=RECORDED, recorded_by="test") is False
+
+
+def test_the_same_id_with_another_body_is_a_conflict() -> None:
+    other = event("story_published", "nyt-1", "nyt", "2020-10-06T23:00", claim("c1", "asserts"))
+    error = refused(given(NYT), other)
+    assert isinstance(error, errors.EventConflict)
+    assert error.pointer == "/id"
+
+
+@pytest.mark.parametrize(
+    ("tag", "stance"),
+    [
+        ("draft_leaked", "confirms"),
+        ("story_published", "disputes"),
+        ("report_confirmed", "retracts"),
+        ("response_issued", "confirms"),
+        ("document_released", "disputes"),
+        ("correction_issued", "asserts"),
+        ("claim_retracted", "corrects"),
+    ],
+)
+def test_a_stance_the_event_type_does_not_allow_is_refused(tag: str, stance: str) -> None:
+    doc = document("d") if tag in ("draft_leaked", "document_released") else None
+    e = event(tag, "e2", "x", "2020-10-07T00:00", claim("c1", stance), doc=doc)
+    error = refused(given(NYT), e)
+    assert isinstance(error, errors.StanceNotAllowed)
+    assert error.pointer == "/claims/0/stance"
+    assert tag in error.detail
+
+
+@pytest.mark.parametrize("stance", ["confirms", "disputes", "acknowledges", "corrects", "retracts"])
+def test_a_stance_on_an_unknown_claim_is_refused(stance: str) -> None:
+    tag = {
+        "confirms": "report_confirmed",
+        "disputes": "response_issued",
+        "acknowledges": "response_issued",
+        "corrects": "correction_issued",
+        "retracts": "claim_retracted",
+    }[stance]
+    e = event(
+        tag,
+        "e2",
+        "doj",
+        "2020-10-07T00:00",
+        claim("c1", "asserts" if tag == "response_issued" else stance),
+        claim("nope", stance),
+    )
+    error = refused(given(NYT), e)
+    assert isinstance(error, errors.UnknownClaim)
+    assert error.pointer == "/claims/1/id"
+    assert "unknown claim 'nope'" in error.detail
+
+
+@pytest.mark.parametrize("tag", ["draft_leaked", "document_released"])
+def test_leaks_and_releases_must_name_their_document(tag: str) -> None:
+    error = refused(given(), event(tag, "e1", "doj", "2020-10-07T00:00", claim("c1", "asserts")))
+    assert isinstance(error, errors.MissingField)
+    assert error.pointer == "/document"
+
+
+@pytest.mark.parametrize("stance", ["asserts", "corrects"])
+def test_asserting_or_correcting_needs_a_text(stance: str) -> None:
+    import msgspec
+
+    from domain.events import ClaimStance
+
+    tag = "story_published" if stance == "asserts" else "correction_issued"
+    bare = msgspec.convert({"id": "c1", "stance": stance}, ClaimStance)
+    error = refused(given(NYT), event(tag, "e2", "nyt", "2020-10-07T00:00", bare))
+    assert isinstance(error, errors.MissingField)
+    assert error.pointer == "/claims/0/text"
+
+
+def test_a_citation_of_an_unknown_event_is_refused() -> None:
+    e = event(
+        "report_confirmed",
+        "nbc-1",
+        "nbc",
+        "2020-10-07T00:00",
+        claim("c1", "confirms"),
+        cites=("nyt-1", "ghost"),
+    )
+    error = refused(given(NYT), e)
+    assert isinstance(error, errors.UnknownCitation)
+    assert error.pointer == "/cites/1"
+
+
+def test_an_event_cannot_cite_itself() -> None:
+    e = event("story_published", "self", "nbc", "2020-10-07T00:00", cites=("self",))
+    assert isinstance(refused(given(), e), errors.UnknownCitation)
+
+
+def test_the_same_claim_twice_in_one_event_is_refused() -> None:
+    e = event(
+        "story_published",
+        "e1",
+        "nyt",
+        "2020-10-07T00:00",
+        claim("c1", "asserts"),
+        claim("c1", "confirms"),
+    )
+    error = refused(given(), e)
+    assert isinstance(error, errors.DuplicateInEvent)
+    assert error.pointer == "/claims/1/id"
+
+
+def test_a_text_over_one_mebibyte_of_utf8_is_refused() -> None:
+    big = "é" * (600 * 1024)  # 1.2 MB in UTF-8, 600 Ki characters
+    e = event("document_released", "e1", "doj", "2020-10-07T00:00", doc=document("d", text=big))
+    error = refused(given(), e)
+    assert isinstance(error, errors.TextTooLarge)
+    assert error.pointer == "/document/text"
+
+
+def test_a_refused_event_leaves_the_story_unchanged() -> None:
+    story = given(NYT)
+    refused(
+        story,
+        event("report_confirmed", "nbc-1", "nbc", "2020-10-07T00:00", claim("zz", "confirms")),
+    )
+    assert story.story_version == 1
+    assert "nbc-1" not in story.digests
+
+
+def test_events_of_one_batch_may_refer_to_earlier_ones_in_it() -> None:
+    story = given()
+    story.record(NYT, recorded_at=RECORDED, recorded_by="t")
+    nbc = event(
+        "report_confirmed",
+        "nbc-1",
+        "nbc",
+        "2020-10-07T00:00",
+        claim("c1", "confirms"),
+        cites=("nyt-1",),
+    )
+    assert story.record(nbc, recorded_at=RECORDED, recorded_by="t") is True
+    assert story.story_version == 2
