@@ -1,0 +1,189 @@
+"""The knewwhen command, run in-process against each backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service.cli import bundled_story_path, main
+
+STORY = "doj-zero-tolerance"
+
+
+@pytest.fixture
+def knewwhen(database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``knewwhen ARGS`` on the test database; return (exit code, stdout, stderr)."""
+    monkeypatch.setenv("KNEWWHEN_DATABASE", database)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def line(**fields: object) -> str:
+    body = {
+        "story": "s",
+        "type": "story_published",
+        "source": "nyt",
+        "published_at": "2020-10-06T22:00:00Z",
+    }
+    body.update(fields)
+    return json.dumps(body)
+
+
+def test_import_then_reimport_stores_nothing_new(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = knewwhen("import", str(bundled_story_path()))
+    assert code == 0
+    assert "15 events read, 15 stored" in out
+    code, out, _ = knewwhen("import", "--bundled")
+    assert code == 0
+    assert "all already stored; nothing new" in out
+
+
+def test_a_bad_line_is_named_and_nothing_is_stored(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line(id="a", claims=[{"id": "c1", "stance": "asserts", "text": "t"}]),
+                line(id="b", claims=[{"id": "c1", "stance": "confirms"}]),
+                line(id="c", claims=[{"id": "c1", "stance": "guesses"}]),
+            ]
+        )
+    )
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 3: /claims/0/stance" in err
+    assert "nothing was stored" in err
+    assert knewwhen("knowledge", "s")[0] == 1, "the story must not exist"
+
+
+def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        line(id="a", claims=[{"id": "c1", "stance": "asserts", "text": "t"}])
+        + "\n\n"
+        + line(id="b", type="report_confirmed", claims=[{"id": "c9", "stance": "confirms"}])
+        + "\n"
+    )
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 3: /claims/0/id: unknown claim 'c9'" in err
+    assert "no story 's'" in knewwhen("timeline", "s")[2]
+
+
+def test_naive_timestamps_are_rejected_with_the_field(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "naive.jsonl"
+    path.write_text(line(id="a", published_at="2020-10-06T22:00:00") + "\n")
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 1: /published_at: Expected `datetime` with a timezone component" in err
+
+
+def test_knowledge_json_is_the_documented_shape(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    code, out, _ = knewwhen(
+        "knowledge",
+        STORY,
+        "--at",
+        "2020-10-07",
+        "--recorded-before",
+        "2100-01-01T00:00:00Z",
+        "--json",
+    )
+    assert code == 0
+    answer = json.loads(out)
+    assert set(answer) == {
+        "story",
+        "at",
+        "recorded_before",
+        "claims",
+        "documents",
+        "events_applied",
+    }
+    assert answer["at"] == "2020-10-07T23:59:59.999999Z"
+    assert answer["recorded_before"] == "2100-01-01T00:00:00Z"
+    sessions = next(c for c in answer["claims"] if c["id"] == "sessions-take-away-children")
+    assert sessions["status"] == "corroborated"
+    assert sessions["supported_by"] == ["nbc", "nyt"]
+    assert set(sessions) == {
+        "id",
+        "text",
+        "status",
+        "supported_by",
+        "disputed_by",
+        "first_reported_at",
+        "first_reported_by",
+        "occurred_at",
+        "events",
+    }
+    firsts = [(c["first_reported_at"], c["id"]) for c in answer["claims"]]
+    assert firsts == sorted(firsts)
+
+
+def test_readable_knowledge_timeline_history_and_changes(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    code, out, _ = knewwhen("knowledge", STORY, "--at", "2021-02-01")
+    assert code == 0
+    assert "confirmed     sessions-take-away-children" in out
+    code, out, _ = knewwhen("timeline", STORY)
+    assert out.splitlines()[0].startswith("2018-04-06T16:00:00Z  document_released")
+    code, out, _ = knewwhen("history", STORY, "sessions-take-away-children")
+    assert [line.split("→ ")[1].split(":")[0] for line in out.splitlines()] == [
+        "reported",
+        "corroborated",
+        "confirmed",
+    ]
+    code, out, _ = knewwhen(
+        "changes", STORY, "--from", "2020-10-05", "--to", "2020-10-08", "--json"
+    )
+    changes = json.loads(out)["changes"]
+    assert {
+        "at": "2020-10-06T23:30:00Z",
+        "event": "nyt-2020-10-06-story",
+        "kind": "claim_reported",
+        "claim": "sessions-take-away-children",
+        "status": "reported",
+    } in changes
+    assert all("2020-10-05" < c["at"] <= "2020-10-08T23:59:59.999999Z" for c in changes)
+
+
+def test_export_round_trips_through_import(
+    knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    _, exported, _ = knewwhen("export", STORY)
+    assert len(exported.splitlines()) == 15
+    path = tmp_path / "exported.jsonl"
+    path.write_text(exported)
+    assert "all already stored" in knewwhen("import", str(path))[1]
+    monkeypatch.setenv("KNEWWHEN_DATABASE", str(tmp_path / "copy.sqlite3"))
+    assert knewwhen("import", str(path))[0] == 0
+    assert knewwhen("export", STORY)[1] == exported
+
+
+def test_replay_rebuilds_and_answers_the_same(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    before = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1]
+    code, out, _ = knewwhen("replay")
+    assert code == 0
+    assert "replayed 16 stored events" in out
+    assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
+
+
+def test_errors_are_clear(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    assert knewwhen("knowledge", "nope") == (1, "", "knewwhen knowledge: no story 'nope'\n")
+    knewwhen("import", "--bundled")
+    code, _, err = knewwhen("knowledge", STORY, "--at", "yesterday")
+    assert code == 2
+    assert "--at: 'yesterday' is neither an RFC 3339 timestamp" in err
+    code, _, err = knewwhen("history", STORY, "no-such-claim")
+    assert code == 1
+    assert "has no claim 'no-such-claim'" in err
+    code, _, err = knewwhen("import", "/no/such/file.jsonl")
+    assert (code, err) == (1, "knewwhen import: no such file: /no/such/file.jsonl\n")
