@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from tqdm import tqdm
 
-from domain.errors import StoryNotFound, VersionMismatch
+from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.persistence import environment, is_postgres_url
@@ -67,33 +67,53 @@ class Ledger(Application[str]):
         Raises ``VersionMismatch`` when ``expected_version`` is given and the story has moved
         on, and a ``DomainError`` naming the field when an event breaks a rule (nothing stored).
         """
+        created = self.append_many({story_id: events}, recorded_by, {story_id: expected_version})
+        if not with_receipts:
+            return AppendResult([], created[story_id])
+        receipts = self.reader.receipts(story_id, [e.id for e in events])
+        return AppendResult(receipts, created[story_id])
+
+    def append_many(
+        self,
+        batches: Mapping[str, Sequence[ReportingEvent]],
+        recorded_by: str,
+        expected_versions: Mapping[str, int | None] | None = None,
+    ) -> dict[str, list[bool]]:
+        """Record events in several stories in one transaction, all or nothing.
+
+        Returns, per story, which events were newly stored (False: already there, same body).
+        """
+        expected = expected_versions or {}
         with self._write_lock:
             for attempt in range(MAX_ATTEMPTS):
-                story, created = self._decide(story_id, events, recorded_by, expected_version)
-                if not any(created):
-                    break
+                recorded_at = self._next_recorded_at()
+                decided = {
+                    story_id: self._decide(
+                        story_id, events, recorded_by, expected.get(story_id), recorded_at
+                    )
+                    for story_id, events in batches.items()
+                }
+                changed = [story for story, created in decided.values() if any(created)]
                 try:
-                    self.save(story)
-                    break
+                    if changed:
+                        self.save(*changed)
+                    return {story_id: created for story_id, (_, created) in decided.items()}
                 except (IntegrityError, RecordedOutOfOrder):
-                    self._forget(story_id)
+                    self._forget(*batches)
                     if attempt == MAX_ATTEMPTS - 1:
                         raise
-                    if expected_version is not None:
+                    for story_id, version in expected.items():
                         actual = self._stored_version(story_id)
-                        if actual != expected_version:
+                        if version is not None and actual != version:
                             raise VersionMismatch(
-                                f"story {story_id!r} is at version {actual}, "
-                                f"not {expected_version}",
-                                expected_version,
+                                f"story {story_id!r} is at version {actual}, not {version}",
+                                version,
                                 actual,
                             ) from None
                 except BaseException:
-                    self._forget(story_id)
+                    self._forget(*batches)
                     raise
-        if not with_receipts:
-            return AppendResult([], created)
-        return AppendResult(self.reader.receipts(story_id, [e.id for e in events]), created)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _decide(
         self,
@@ -101,8 +121,8 @@ class Ledger(Application[str]):
         events: Sequence[ReportingEvent],
         recorded_by: str,
         expected_version: int | None,
+        recorded_at: datetime,
     ) -> tuple[Story, list[bool]]:
-        recorded_at = self._next_recorded_at()
         try:
             story: Story = self.repository.get(story_id)
         except AggregateNotFoundError:
@@ -115,9 +135,15 @@ class Ledger(Application[str]):
                     expected_version,
                     story.story_version,
                 )
-            created = [
-                story.record(e, recorded_at=recorded_at, recorded_by=recorded_by) for e in events
-            ]
+            created = []
+            for index, e in enumerate(events):
+                try:
+                    created.append(
+                        story.record(e, recorded_at=recorded_at, recorded_by=recorded_by)
+                    )
+                except DomainError as error:
+                    error.index = index
+                    raise
         except BaseException:
             self._forget(story_id)
             raise
@@ -131,10 +157,10 @@ class Ledger(Application[str]):
         self._last_recorded_at = now
         return now
 
-    def _forget(self, story_id: str) -> None:
-        """Drop a story from the aggregate cache after a failed command or save."""
+    def _forget(self, *story_ids: str) -> None:
+        """Drop stories from the aggregate cache after a failed command or save."""
         cache = self.repository.cache
-        if cache is not None:
+        for story_id in story_ids if cache is not None else ():
             with contextlib.suppress(KeyError):
                 cache.get(story_id, evict=True)
 

@@ -23,7 +23,7 @@ from domain.story import Story
 from service.application import Ledger
 from service.schemas import line_decoder, pointer_of, without_story
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 _encode_story = msgspec.json.Encoder().encode
 
 
@@ -94,28 +94,32 @@ def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
 def import_file(
     ledger: Ledger, path: Path, recorded_by: str, progress: bool = False
 ) -> ImportReport:
-    """Validate ``path`` whole, then append its events in batches of consecutive lines per story."""
+    """Validate ``path`` whole, then append its events, many stories per transaction.
+
+    Each story keeps the order of its lines; lines of different stories may share a transaction.
+    """
     report = validate(ledger, path, progress)
     if report.read == report.already_present:
         return report
     with path.open("rb") as stream, _bar(path, progress, "import") as bar:
-        batch: list[ReportingEvent] = []
-        batch_story = ""
+        pending: dict[str, list[ReportingEvent]] = {}
+        count = 0
         for _, story_id, event in read_lines(stream):
-            if batch and (story_id != batch_story or len(batch) >= BATCH_SIZE):
-                report.stored += _append(ledger, batch_story, batch, recorded_by)
-                bar.update(len(batch))
-                batch = []
-            batch_story = story_id
-            batch.append(event)
-        if batch:
-            report.stored += _append(ledger, batch_story, batch, recorded_by)
-            bar.update(len(batch))
+            pending.setdefault(story_id, []).append(event)
+            count += 1
+            if count >= BATCH_SIZE:
+                report.stored += _append(ledger, pending, recorded_by)
+                bar.update(count)
+                pending, count = {}, 0
+        if pending:
+            report.stored += _append(ledger, pending, recorded_by)
+            bar.update(count)
     return report
 
 
-def _append(ledger: Ledger, story: str, batch: list[ReportingEvent], recorded_by: str) -> int:
-    return sum(ledger.append(story, batch, recorded_by, with_receipts=False).created)
+def _append(ledger: Ledger, pending: dict[str, list[ReportingEvent]], recorded_by: str) -> int:
+    created = ledger.append_many(pending, recorded_by)
+    return sum(sum(flags) for flags in created.values())
 
 
 def _bar(path: Path, progress: bool, desc: str) -> tqdm[Any]:

@@ -8,7 +8,9 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
@@ -22,6 +24,7 @@ from domain.knowledge import (
     ClaimState,
     DocumentAct,
     DocumentState,
+    act_order,
     claim_acts,
     document_act,
     fold_claim,
@@ -50,6 +53,11 @@ def micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def url_key(url: str) -> str:
+    """The key of a document URL in ``kw_document_urls`` (a URL may be too long to index)."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
 def from_micros(value: int) -> datetime:
     """The inverse of ``micros``."""
     return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
@@ -67,26 +75,43 @@ def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
         yield list(group)
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What the projector keeps for one kind of thing acts are about: claims or documents."""
+
+    column: str
+    things: str
+    acts: str
+    states: str
+    decode_act: Callable[[bytes], Any]
+    fold: Callable[[str, list[Any]], Iterator[Any]]
+
+
+CLAIMS = Subject(
+    "claim", "kw_claims", "kw_claim_acts", "kw_claim_states", decode_claim_act, fold_claim
+)
+DOCUMENTS = Subject(
+    "document",
+    "kw_documents",
+    "kw_document_acts",
+    "kw_document_states",
+    decode_document_act,
+    fold_document,
+)
+IN_LIST_CHUNK = 500
+
+
 class Projector:
     """Writes the projection rows for batches of stored events, through any DB-API cursor."""
 
     def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         q = dialect.sql
-        self.last_recorded = q("SELECT recorded_at FROM kw_events ORDER BY position DESC LIMIT 1")
+        self.last_recorded = q(
+            "SELECT e.recorded_at FROM kw_stories s JOIN kw_events e"
+            " ON e.position = s.last_position WHERE s.story = ?"
+        )
         self.insert_event = q("INSERT INTO kw_events VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-        self.insert_claim = q("INSERT INTO kw_claims VALUES (?,?) ON CONFLICT DO NOTHING")
-        self.insert_claim_act = q("INSERT INTO kw_claim_acts VALUES (?,?,?,?,?)")
-        self.select_claim_acts = q(
-            "SELECT act FROM kw_claim_acts WHERE story=? AND claim=? ORDER BY published_at, position"
-        )
-        self.insert_claim_state = q("INSERT INTO kw_claim_states VALUES (?,?,?,?,?,?)")
-        self.insert_document = q("INSERT INTO kw_documents VALUES (?,?) ON CONFLICT DO NOTHING")
-        self.insert_document_act = q("INSERT INTO kw_document_acts VALUES (?,?,?,?,?)")
-        self.select_document_acts = q(
-            "SELECT act FROM kw_document_acts WHERE story=? AND document=?"
-            " ORDER BY published_at, position"
-        )
-        self.insert_document_state = q("INSERT INTO kw_document_states VALUES (?,?,?,?,?,?)")
         least, greatest = ("min", "max") if dialect.name == "sqlite" else ("LEAST", "GREATEST")
         self.upsert_story = q(
             "INSERT INTO kw_stories VALUES (?,?,?,?,?,?,?) ON CONFLICT (story) DO UPDATE SET"
@@ -109,14 +134,14 @@ class Projector:
         """Write one save's rows: events, acts, and the re-folded states they changed."""
         story = batch[0][1].originator_id
         recorded_at = micros(batch[0][1].timestamp)
-        cursor.execute(self.last_recorded)
+        cursor.execute(self.last_recorded, (story,))
         last = cursor.fetchone()
         if last is not None and recorded_at <= last["recorded_at"]:
             raise RecordedOutOfOrder(
                 f"recorded_at {recorded_at} is not after {last['recorded_at']}"
             )
-        first_position = batch[0][0]
         event_rows, claim_rows, document_rows = [], [], []
+        url_rows: list[tuple[str, str, str, str]] = []
         claims_from: dict[str, tuple[datetime, int]] = {}
         documents_from: dict[str, tuple[datetime, int]] = {}
         for position, recorded in batch:
@@ -145,19 +170,14 @@ class Projector:
             if doc_act is not None:
                 doc_id = doc_act.document.id
                 document_rows.append((story, doc_id, published, position, encode_blob(doc_act)))
+                if doc_act.document.url:
+                    url = doc_act.document.url
+                    url_rows.append((url_key(url), story, doc_id, url))
                 documents_from[doc_id] = min(documents_from.get(doc_id, order), order)
         cursor.executemany(self.insert_event, event_rows)
-        if claim_rows:
-            cursor.executemany(self.insert_claim_act, claim_rows)
-        if document_rows:
-            cursor.executemany(self.insert_document_act, document_rows)
-        new_claims = sum(
-            self.refold_claim(cursor, story, claim_id, start, recorded_at, first_position)
-            for claim_id, start in claims_from.items()
-        )
-        new_documents = sum(
-            self.refold_document(cursor, story, doc_id, start, recorded_at, first_position)
-            for doc_id, start in documents_from.items()
+        new_claims = self.refold(cursor, CLAIMS, story, claim_rows, claims_from, recorded_at)
+        new_documents = self.refold(
+            cursor, DOCUMENTS, story, document_rows, documents_from, recorded_at
         )
         public_times = [row[6] for row in event_rows]
         cursor.execute(
@@ -173,59 +193,87 @@ class Projector:
             ),
         )
 
-    def refold_claim(
+    def refold(
         self,
         cursor: Any,
+        subject: Subject,
         story: str,
-        claim_id: str,
-        start: tuple[datetime, int],
+        act_rows: list[tuple[str, str, int, int, bytes]],
+        starts: dict[str, tuple[datetime, int]],
         recorded_at: int,
-        first_position: int,
-    ) -> bool:
-        """Rewrite the claim's states from ``start`` on; True when the claim is new."""
-        cursor.execute(self.select_claim_acts, (story, claim_id))
-        acts = [decode_claim_act(row["act"]) for row in cursor.fetchall()]
-        states = fold_claim(claim_id, acts)
-        cursor.executemany(
-            self.insert_claim_state, state_rows(story, claim_id, acts, states, start, recorded_at)
+    ) -> int:
+        """Store a batch's acts, re-fold what they touched, write the states; count new things."""
+        if not act_rows:
+            return 0
+        q = self.dialect.sql
+        cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?)"), act_rows)
+        keys = list(starts)
+        known = set(
+            self._select_in(
+                cursor,
+                subject,
+                f"SELECT {subject.column} AS k FROM {subject.things}",
+                story,
+                keys,
+                "",
+            )
         )
-        return self._register(cursor, self.insert_claim, story, claim_id, acts, first_position)
+        acts: dict[str, list[Any]] = {key: [] for key in keys}
+        if known:
+            for row in self._select_in(
+                cursor,
+                subject,
+                f"SELECT {subject.column} AS k, act FROM {subject.acts}",
+                story,
+                sorted(known),
+                f" ORDER BY {subject.column}, published_at, position",
+                whole_rows=True,
+            ):
+                acts[row["k"]].append(subject.decode_act(row["act"]))
+        for _, key, _, _, blob in act_rows:
+            if key not in known:
+                acts[key].append(subject.decode_act(blob))
+        state_rows: list[tuple[str, str, int, int, int, bytes]] = []
+        for key, key_acts in acts.items():
+            if key not in known:
+                key_acts.sort(key=act_order)
+            state_rows.extend(
+                rows_from(
+                    story, key, key_acts, subject.fold(key, key_acts), starts[key], recorded_at
+                )
+            )
+        cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), state_rows)
+        new = [(story, key) for key in keys if key not in known]
+        if new:
+            cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?)"), new)
+        return len(new)
 
-    def refold_document(
+    def _select_in(
         self,
         cursor: Any,
+        subject: Subject,
+        select: str,
         story: str,
-        doc_id: str,
-        start: tuple[datetime, int],
-        recorded_at: int,
-        first_position: int,
-    ) -> bool:
-        """Rewrite the document's states from ``start`` on; True when the document is new."""
-        cursor.execute(self.select_document_acts, (story, doc_id))
-        acts = [decode_document_act(row["act"]) for row in cursor.fetchall()]
-        states = fold_document(doc_id, acts)
-        cursor.executemany(
-            self.insert_document_state, state_rows(story, doc_id, acts, states, start, recorded_at)
-        )
-        return self._register(cursor, self.insert_document, story, doc_id, acts, first_position)
-
-    @staticmethod
-    def _register(
-        cursor: Any,
-        statement: str,
-        story: str,
-        key: str,
-        acts: Sequence[ClaimAct | DocumentAct],
-        first_position: int,
-    ) -> bool:
-        """List a claim or document the first time a batch brings it; True when it did."""
-        is_new = min(act.position for act in acts) >= first_position
-        if is_new:
-            cursor.execute(statement, (story, key))
-        return is_new
+        keys: list[str],
+        suffix: str,
+        *,
+        whole_rows: bool = False,
+    ) -> Iterator[Any]:
+        """Run ``select … WHERE story = ? AND <column> IN (keys)`` in chunks; yield rows or keys."""
+        for i in range(0, len(keys), IN_LIST_CHUNK):
+            chunk = keys[i : i + IN_LIST_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                self.dialect.sql(
+                    f"{select} WHERE story = ? AND {subject.column} IN ({marks}){suffix}"
+                ),
+                (story, *chunk),
+            )
+            for row in cursor.fetchall():
+                yield row if whole_rows else row["k"]
 
 
-def state_rows(
+def rows_from(
     story: str,
     key: str,
     acts: Sequence[ClaimAct | DocumentAct],
