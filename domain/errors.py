@@ -7,6 +7,7 @@ class DomainError(Exception):
     """A command the story's rules refuse; ``pointer`` is the JSON pointer of the field at fault."""
 
     title = "The event breaks a rule of the story"
+    index: int | None = None  # which event of an appended batch broke the rule
 
     def __init__(self, detail: str, pointer: str = "") -> None:
         super().__init__(detail)

@@ -1,0 +1,74 @@
+"""Who may do what: the app's services per request, and bearer-token checks for reads and writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from service.application import Ledger
+from service.problems import HTTPProblem, problem
+from service.settings import Settings
+from service.tokens import Principal, TokenStore
+
+REALM = 'Bearer realm="knewwhen"'
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every endpoint uses, created once per app by its lifespan."""
+
+    settings: Settings
+    ledger: Ledger
+    tokens: TokenStore
+
+
+def services(request: Request) -> Services:
+    """The app's services, from the lifespan state."""
+    found: Services = request.state.services
+    return found
+
+
+def unauthorized(detail: str, error: str | None = None) -> HTTPProblem:
+    """401 with the ``WWW-Authenticate: Bearer`` challenge (RFC 6750)."""
+    challenge = f'{REALM}, error="{error}"' if error else REALM
+    return HTTPProblem(
+        problem(401, detail, "unauthorized"), headers={"WWW-Authenticate": challenge}
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; None when the header is absent."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise unauthorized("the Authorization header must be 'Bearer <token>'", "invalid_request")
+    return token
+
+
+async def authorize(request: Request, *, write: bool) -> Principal | None:
+    """Check the request's token for a read or a write; the principal is kept for the log."""
+    found = services(request)
+    token = bearer_token(request)
+    if token is None:
+        if write or found.settings.read_token_required:
+            raise unauthorized("this request needs a bearer token")
+        return None
+    principal = await run_in_threadpool(found.tokens.authenticate, token)
+    if principal is None:
+        raise unauthorized("the bearer token is not valid (unknown or revoked)", "invalid_token")
+    request.state.principal = principal
+    if write and not principal.may_write:
+        raise HTTPProblem(
+            problem(
+                403,
+                f"token {principal.name!r} has the {principal.role} role; "
+                "writing needs writer or admin",
+                "forbidden",
+            )
+        )
+    return principal

@@ -1,0 +1,225 @@
+"""Read endpoints: decode the question, ask the projections (in a worker thread), encode the answer.
+
+Every answer carries ``Knewwhen-Position``, the last position the projections had applied
+when the question was asked; ``?min_position=N`` waits (bounded) until they reach N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import Struct
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.errors import StoryNotFound
+from service.access import Services, authorize, services
+from service.application import Ledger
+from service.params import path_id, query_int, query_moment
+from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
+from service.schemas import (
+    Changes,
+    ClaimHistory,
+    StoredEventView,
+    StorySummary,
+    Timeline,
+)
+
+T = TypeVar("T")
+POSITION_HEADER = "Knewwhen-Position"
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+MAX_POSITION = 2**62
+log = logging.getLogger("knewwhen.api")
+_encode = msgspec.json.Encoder().encode
+
+
+class StoryList(Struct, frozen=True):
+    """Every story the ledger holds."""
+
+    stories: tuple[StorySummary, ...]
+
+
+class EventPage(Struct, frozen=True):
+    """A page of a story's stored events in recorded order; ``next_after`` continues it."""
+
+    story: str
+    events: tuple[StoredEventView, ...]
+    next_after: int | None
+
+
+class Health(Struct, frozen=True):
+    """The service answers and its database does."""
+
+    status: str
+    position: int
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Encode ``value`` with msgspec as ``application/json``."""
+    return Response(_encode(value), status, headers=headers, media_type="application/json")
+
+
+async def reached_position(request: Request, found: Services) -> int:
+    """The applied position, after waiting (bounded) for ``?min_position`` if asked."""
+    wanted = query_int(request, "min_position", 0, MAX_POSITION)
+    position = await run_in_threadpool(found.ledger.reader.position)
+    deadline = time.monotonic() + found.settings.min_position_wait_seconds
+    pause = 0.01
+    while wanted is not None and position < wanted:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise HTTPProblem(
+                problem(
+                    503,
+                    f"the projections are at position {position}, not yet {wanted}; retry later",
+                    "position-not-reached",
+                ),
+                headers={"Retry-After": "1", POSITION_HEADER: str(position)},
+            )
+        await asyncio.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.25)
+        position = await run_in_threadpool(found.ledger.reader.position)
+    return position
+
+
+async def consult(request: Request, question: Callable[[Ledger], T]) -> tuple[T, dict[str, str]]:
+    """Authorize a read, wait for ``min_position``, then answer ``question`` off the event loop."""
+    found = services(request)
+    await authorize(request, write=False)
+    position = await reached_position(request, found)
+    answer = await run_in_threadpool(question, found.ledger)
+    return answer, {POSITION_HEADER: str(position)}
+
+
+def require_story(ledger: Ledger, story: str) -> StorySummary:
+    """The story's summary, or ``StoryNotFound`` (404)."""
+    summary = ledger.reader.story(story)
+    if summary is None:
+        raise StoryNotFound(f"no story {story!r}")
+    return summary
+
+
+async def list_stories(request: Request) -> Response:
+    """GET /v1/stories."""
+    stories, headers = await consult(request, lambda ledger: ledger.reader.stories())
+    return json_response(StoryList(tuple(stories)), headers=headers)
+
+
+async def get_story(request: Request) -> Response:
+    """GET /v1/stories/{story}: the summary, with ``story_version`` as the ETag."""
+    story = path_id(request, "story")
+    summary, headers = await consult(request, lambda ledger: require_story(ledger, story))
+    headers["ETag"] = f'"{summary.story_version}"'
+    return json_response(summary, headers=headers)
+
+
+async def list_events(request: Request) -> Response:
+    """GET /v1/stories/{story}/events?after=&limit=."""
+    story = path_id(request, "story")
+    after = query_int(request, "after", 0, MAX_POSITION) or 0
+    limit = query_int(request, "limit", 1, MAX_PAGE) or DEFAULT_PAGE
+
+    def page(ledger: Ledger) -> EventPage:
+        require_story(ledger, story)
+        events = ledger.reader.events(story, after=after, limit=limit)
+        full = len(events) == limit
+        return EventPage(story, tuple(events), events[-1].position if full else None)
+
+    answer, headers = await consult(request, page)
+    return json_response(answer, headers=headers)
+
+
+async def get_event(request: Request) -> Response:
+    """GET /v1/stories/{story}/events/{event}."""
+    story, event_id = path_id(request, "story"), path_id(request, "event")
+
+    def one(ledger: Ledger) -> StoredEventView:
+        require_story(ledger, story)
+        view = ledger.reader.event(story, event_id)
+        if view is None:
+            raise not_found(f"story {story!r} has no event {event_id!r}", "event-not-found")
+        return view
+
+    answer, headers = await consult(request, one)
+    return json_response(answer, headers=headers)
+
+
+async def get_knowledge(request: Request) -> Response:
+    """GET /v1/stories/{story}/knowledge?at=&recorded_before= (``at`` defaults to now)."""
+    story = path_id(request, "story")
+    at = query_moment(request, "at") or datetime.now(UTC)
+    recorded_before = query_moment(request, "recorded_before")
+
+    def knowledge(ledger: Ledger) -> Any:
+        require_story(ledger, story)
+        return ledger.reader.knowledge(story, at, recorded_before)
+
+    answer, headers = await consult(request, knowledge)
+    return json_response(answer, headers=headers)
+
+
+async def get_claim_history(request: Request) -> Response:
+    """GET /v1/stories/{story}/claims/{claim}/history?recorded_before=."""
+    story, claim = path_id(request, "story"), path_id(request, "claim")
+    recorded_before = query_moment(request, "recorded_before")
+
+    def history(ledger: Ledger) -> ClaimHistory:
+        require_story(ledger, story)
+        entries = ledger.reader.history(story, claim, recorded_before)
+        if not entries:
+            raise not_found(f"story {story!r} has no claim {claim!r}", "claim-not-found")
+        return ClaimHistory(story, claim, recorded_before, tuple(entries))
+
+    answer, headers = await consult(request, history)
+    return json_response(answer, headers=headers)
+
+
+async def get_changes(request: Request) -> Response:
+    """GET /v1/stories/{story}/changes?from=&to=&recorded_before= (``to`` defaults to now)."""
+    story = path_id(request, "story")
+    start = query_moment(request, "from")
+    if start is None:
+        raise bad_parameter("from", "from is required: a timestamp or a date")
+    end = query_moment(request, "to") or datetime.now(UTC)
+    recorded_before = query_moment(request, "recorded_before")
+
+    def changes(ledger: Ledger) -> Changes:
+        require_story(ledger, story)
+        found = ledger.reader.changes(story, start, end, recorded_before)
+        return Changes(story, start, end, recorded_before, tuple(found))
+
+    answer, headers = await consult(request, changes)
+    return json_response(answer, headers=headers)
+
+
+async def get_timeline(request: Request) -> Response:
+    """GET /v1/stories/{story}/timeline?recorded_before=."""
+    story = path_id(request, "story")
+    recorded_before = query_moment(request, "recorded_before")
+
+    def timeline(ledger: Ledger) -> Timeline:
+        require_story(ledger, story)
+        entries = ledger.reader.timeline(story, recorded_before)
+        return Timeline(story, recorded_before, tuple(entries))
+
+    answer, headers = await consult(request, timeline)
+    return json_response(answer, headers=headers)
+
+
+async def healthz(request: Request) -> Response:
+    """GET /healthz: 200 when the database answers, else 503."""
+    found = services(request)
+    try:
+        position = await run_in_threadpool(found.ledger.reader.position)
+    except Exception:
+        log.exception("health check failed")
+        return respond(problem(503, "the database does not answer"), {"Retry-After": "1"})
+    return json_response(Health("ok", position), headers={POSITION_HEADER: str(position)})

@@ -1,0 +1,89 @@
+"""The write endpoint: decode strictly, append atomically under optimistic concurrency, answer receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.errors import DomainError, VersionMismatch
+from domain.events import ReportingEvent, canonical_body
+from service.access import authorize, services
+from service.application import Ledger
+from service.params import check_json_content_type, expected_version, path_id, read_body
+from service.problems import unprocessable
+from service.routes_read import json_response
+from service.schemas import Receipt, events_decoder
+
+
+def domain_event(wire: Any) -> ReportingEvent:
+    """The domain class of a strict wire event, so its canonical body matches the CLI's."""
+    base: type[ReportingEvent] = type(wire).__mro__[1]
+    return base(**{name: getattr(wire, name) for name in wire.__struct_fields__})
+
+
+def already_recorded(ledger: Ledger, story: str, events: list[ReportingEvent]) -> bool:
+    """True when every event is stored in ``story`` with this very body (a retried request)."""
+    for event in events:
+        stored = ledger.reader.event(story, event.id)
+        if stored is None or bytes(stored.event) != canonical_body(event):
+            return False
+    return True
+
+
+def append(
+    ledger: Ledger,
+    story: str,
+    events: list[ReportingEvent],
+    recorded_by: str,
+    expected: int | None,
+    must_exist: bool,
+) -> tuple[list[Receipt], bool]:
+    """Append, or recognize a retry of a request already applied; (receipts, anything created)."""
+    try:
+        if must_exist and ledger.reader.story(story) is None:
+            raise VersionMismatch(f"story {story!r} does not exist (If-Match: *)", -1, 0)
+        result = ledger.append(story, events, recorded_by, expected)
+    except VersionMismatch:
+        if not already_recorded(ledger, story, events):
+            raise
+        return ledger.reader.receipts(story, [e.id for e in events]), False
+    return result.receipts, any(result.created)
+
+
+async def post_events(request: Request) -> Response:
+    """POST /v1/stories/{story}/events: one event (object) or an atomic batch (array)."""
+    found = services(request)
+    principal = await authorize(request, write=True)
+    assert principal is not None
+    story = path_id(request, "story")
+    expected, must_exist = expected_version(request)
+    check_json_content_type(request)
+    body = await read_body(request, found.settings.max_body_bytes)
+    decoded = events_decoder.decode(body)
+    batch = isinstance(decoded, list)
+    events = [domain_event(e) for e in (decoded if batch else [decoded])]
+    if not events:
+        raise unprocessable("", "a batch holds at least one event")
+    try:
+        receipts, created = await run_in_threadpool(
+            append, found.ledger, story, events, principal.name, expected, must_exist
+        )
+    except DomainError as error:
+        if batch and error.index is not None:
+            error.pointer = f"/{error.index}{error.pointer}"
+        raise
+    base = f"/v1/stories/{story}/events"
+    if batch:
+        first = min(r.position for r in receipts)
+        location = f"{base}?after={first - 1}&limit={len(receipts)}"
+        answer: Any = receipts
+    else:
+        location = f"{base}/{receipts[0].id}"
+        answer = receipts[0]
+    headers = {"Location": location}
+    if created:
+        headers["ETag"] = f'"{max(r.story_version for r in receipts)}"'
+    return json_response(answer, 201 if created else 200, headers)

@@ -1,0 +1,152 @@
+"""Bearer tokens: created and revoked as rows of an append-only table; only SHA-256 digests kept.
+
+The latest ``kw_tokens`` row of a name decides: a ``created`` row holds the digest of that
+name's one valid token, a ``revoked`` row none (docs/decisions/003-tokens.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from msgspec import Struct
+
+from service.application import Ledger
+from service.projections.dialect import Dialect
+from service.projections.reader import Datastore
+from service.projections.writer import micros
+
+Role = Literal["reader", "writer", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
+WRITE_ROLES: frozenset[str] = frozenset({"writer", "admin"})
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TOKEN_PREFIX = "kw_"
+MAX_TOKEN_LENGTH = 256
+
+CREATE_TABLE = """CREATE TABLE IF NOT EXISTS kw_tokens (
+    id {identity},
+    name TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('created', 'revoked')),
+    role TEXT,
+    token_sha256 TEXT,
+    at {int} NOT NULL)"""
+IDENTITY = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgres": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+
+
+class Principal(Struct, frozen=True):
+    """Who a request speaks for: a token's name (its ``recorded_by``) and role."""
+
+    name: str
+    role: Role
+
+    @property
+    def may_write(self) -> bool:
+        """Writers and admins may append events."""
+        return self.role in WRITE_ROLES
+
+
+class BadTokenName(ValueError):
+    """A token name that could be confused with another principal (e.g. ``cli:<user>``)."""
+
+
+def digest(token: str) -> str:
+    """The SHA-256 of a token, as stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    """The ``kw_tokens`` table of one database."""
+
+    def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
+        self.datastore = datastore
+        self.dialect = dialect
+        q = dialect.sql
+        self.insert = q(
+            "INSERT INTO kw_tokens (name, action, role, token_sha256, at) VALUES (?,?,?,?,?)"
+        )
+        self.latest = q("SELECT action FROM kw_tokens WHERE name = ? ORDER BY id DESC LIMIT 1")
+        self.by_digest = q(
+            "SELECT t.name, t.role, t.token_sha256 FROM kw_tokens t"
+            " WHERE t.token_sha256 = ? AND t.action = 'created'"
+            " AND t.id = (SELECT MAX(l.id) FROM kw_tokens l WHERE l.name = t.name)"
+        )
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> TokenStore:
+        """The token table in the ledger's database, created if missing."""
+        store = cls(ledger.recorder.datastore, ledger.dialect)  # type: ignore[attr-defined]
+        store.create_table()
+        return store
+
+    def create_table(self) -> None:
+        """CREATE TABLE IF NOT EXISTS, serialized across processes on PostgreSQL."""
+        statements = [
+            CREATE_TABLE.format(identity=IDENTITY[self.dialect.name], int=self.dialect.int_type),
+            "CREATE INDEX IF NOT EXISTS kw_tokens_digest ON kw_tokens (token_sha256)",
+            "CREATE INDEX IF NOT EXISTS kw_tokens_name ON kw_tokens (name, id)",
+        ]
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.dialect.name == "postgres":
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kw_tokens'))")
+            for statement in statements:
+                cursor.execute(statement)
+
+    def create(self, name: str, role: Role) -> str:
+        """Store a new token for ``name`` (replacing any earlier one) and return it, once."""
+        if not NAME_PATTERN.match(name):
+            raise BadTokenName(
+                f"token name {name!r} must be 1-64 of a-z 0-9 . _ - (starting with a letter or digit)"
+            )
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self.insert, (name, "created", role, digest(token), now()))
+        return token
+
+    def revoke(self, name: str) -> bool:
+        """Revoke ``name``'s token; False when it has no valid token."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self.latest, (name,))
+            row = cursor.fetchone()
+            if row is None or row["action"] != "created":
+                return False
+            cursor.execute(self.insert, (name, "revoked", None, None, now()))
+        return True
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid token, or None; digests are compared in constant time."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        presented = digest(token)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.by_digest, (presented,))
+            rows: list[Any] = list(cursor.fetchall())
+        for row in rows:
+            if hmac.compare_digest(row["token_sha256"], presented):
+                return Principal(name=row["name"], role=row["role"])
+        return None
+
+
+def now() -> int:
+    """The current time in table units."""
+    return micros(datetime.now(UTC))
+
+
+def create_token(ledger: Ledger, name: str, role: str) -> str:
+    """Create a token for ``name`` with ``role``; the returned token is never stored or shown again."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    return TokenStore.of(ledger).create(name, role)
+
+
+def revoke_token(ledger: Ledger, name: str) -> bool:
+    """Revoke the token of ``name``; False when it had none."""
+    return TokenStore.of(ledger).revoke(name)

@@ -1,0 +1,291 @@
+"""End to end: a real ``knewwhen serve`` process on a free loopback port, driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+KNEWWHEN = str(Path(sys.executable).parent / "knewwhen")
+STORY = "doj-zero-tolerance"
+READY_WITHIN_SECONDS = 30.0
+
+
+@dataclass
+class Server:
+    """A running server, its database and the tokens created for it."""
+
+    url: str
+    database: str
+    writer: str
+    reader: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def events(self, story: str = STORY) -> str:
+        """The events URL of a story."""
+        return f"{self.url}/v1/stories/{story}/events"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the knewwhen command on ``database``."""
+    return subprocess.run(
+        [KNEWWHEN, *args],
+        env={**os.environ, "KNEWWHEN_DATABASE": database},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def create_token(database: str, name: str, role: str) -> str:
+    """``knewwhen token create``: the token is alone on stdout."""
+    out = cli(database, "token", "create", name, "--role", role).stdout
+    assert out.count("\n") == 1 and out.startswith("kw_"), out
+    return out.strip()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /healthz until it answers 200, the process dies, or the deadline passes."""
+    deadline = time.monotonic() + READY_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        try:
+            process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"knewwhen serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"knewwhen serve did not answer within {READY_WITHIN_SECONDS}s")
+
+
+def start(database: str, log: Path, *extra: str) -> Iterator[Server]:
+    """Start ``knewwhen serve`` (its log to ``log``), yield it when ready, stop it afterwards."""
+    writer = create_token(database, "wire-desk", "writer")
+    reader = create_token(database, "archive", "reader")
+    port = free_port()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [KNEWWHEN, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+            env={**os.environ, "KNEWWHEN_DATABASE": database},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, log)
+        yield Server(url, database, writer, reader, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def server(database: str, tmp_path: Path) -> Iterator[Server]:
+    """One server process over a fresh database."""
+    yield from start(database, tmp_path / "server.log")
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def event(
+    event_id: str, type_: str, source: str, published_at: str, *claims: Any
+) -> dict[str, Any]:
+    """A reporting event as JSON."""
+    return {
+        "id": event_id,
+        "type": type_,
+        "source": source,
+        "published_at": published_at,
+        "claims": list(claims),
+    }
+
+
+LEAK = event(
+    "nyt-leak",
+    "story_published",
+    "nyt",
+    "2020-10-06T22:00:00Z",
+    {"id": "c1", "stance": "asserts", "text": "Officials pushed the policy"},
+)
+CONFIRMATION = event(
+    "nbc-confirms",
+    "report_confirmed",
+    "nbc",
+    "2020-10-07T15:00:00Z",
+    {"id": "c1", "stance": "confirms"},
+)
+
+
+def test_retries_are_idempotent_and_a_changed_body_conflicts(server: Server) -> None:
+    with httpx.Client(headers=bearer(server.writer)) as client:
+        first = client.post(server.events(), json=LEAK)
+        assert first.status_code == 201
+        assert first.headers["location"] == f"/v1/stories/{STORY}/events/nyt-leak"
+        retries = [client.post(server.events(), json=LEAK) for _ in range(3)]
+        assert [r.status_code for r in retries] == [200, 200, 200]
+        assert all(r.json() == first.json() for r in retries)
+        conflict = client.post(server.events(), json={**LEAK, "note": "rewritten"})
+        assert conflict.status_code == 409
+        assert conflict.headers["content-type"] == "application/problem+json"
+        listed = client.get(server.events()).json()["events"]
+        assert [e["event"]["id"] for e in listed] == ["nyt-leak"]
+
+
+def race(server: Server, version: str, round_: int) -> list[int | str]:
+    """Two writers post different events with the same If-Match at the same moment."""
+    barrier = threading.Barrier(2)
+    statuses: list[int | str] = []
+
+    def write(writer: int) -> None:
+        body = event(f"r{round_}-w{writer}", "story_published", "nbc", "2020-10-07T00:00:00Z")
+        headers = {**bearer(server.writer), "If-Match": version}
+        with httpx.Client(headers=headers, timeout=30) as client:
+            barrier.wait(timeout=10)
+            try:
+                statuses.append(client.post(server.events(), json=body).status_code)
+            except httpx.HTTPError as e:
+                statuses.append(repr(e))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return statuses
+
+
+def test_two_writers_racing_on_one_version_never_both_win(server: Server) -> None:
+    with httpx.Client(headers=bearer(server.writer)) as client:
+        assert client.post(server.events(), json=LEAK).status_code == 201
+    for round_ in range(5):
+        version = httpx.get(f"{server.url}/v1/stories/{STORY}").headers["etag"]
+        statuses = race(server, version, round_)
+        assert sorted(map(str, statuses)) == ["201", "412"], (
+            round_,
+            statuses,
+            server.log.read_text()[-3000:],
+        )
+    summary = httpx.get(f"{server.url}/v1/stories/{STORY}").json()
+    assert summary["story_version"] == 6
+
+
+def test_a_body_over_the_limit_is_413_and_stores_nothing(server: Server) -> None:
+    big = {**LEAK, "note": "x" * (1 << 20)}
+    with httpx.Client(headers=bearer(server.writer)) as client:
+        r = client.post(server.events(), json=big)
+        assert r.status_code == 413
+        assert r.json()["type"] == "urn:knewwhen:problem:body-too-large"
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"id": "streamed", "note": "'
+            for _ in range(40):
+                yield b"y" * 65536
+            yield b'"}'
+
+        streamed = client.post(
+            server.events(), content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413
+    assert httpx.get(f"{server.url}/v1/stories").json() == {"stories": []}
+
+
+def test_tokens_decide_who_writes_and_recorded_by_is_the_token_name(server: Server) -> None:
+    anonymous = httpx.post(server.events(), json=LEAK)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert httpx.post(server.events(), json=LEAK, headers=bearer("kw_forged")).status_code == 401
+    assert httpx.post(server.events(), json=LEAK, headers=bearer(server.reader)).status_code == 403
+    claimed = httpx.post(
+        server.events(), json={**LEAK, "recorded_by": "someone-else"}, headers=bearer(server.writer)
+    )
+    assert claimed.status_code == 422
+    assert claimed.json()["errors"][0]["pointer"] == "/recorded_by"
+    receipt = httpx.post(server.events(), json=LEAK, headers=bearer(server.writer)).json()
+    assert receipt["recorded_by"] == "wire-desk"
+    stored = httpx.get(f"{server.events()}/nyt-leak").json()
+    assert stored["recorded_by"] == "wire-desk"
+    cli(server.database, "token", "revoke", "wire-desk")
+    revoked = httpx.post(server.events(), json=CONFIRMATION, headers=bearer(server.writer))
+    assert revoked.status_code == 401
+
+
+def test_knowledge_sees_a_late_recorded_event_unless_asked_as_recorded_before(
+    server: Server,
+) -> None:
+    knowledge = f"{server.url}/v1/stories/{STORY}/knowledge"
+    with httpx.Client(headers=bearer(server.writer)) as client:
+        assert client.post(server.events(), json=LEAK).status_code == 201
+        before = client.get(knowledge, params={"at": "2020-10-08"}).json()
+        assert before["claims"][0]["status"] == "reported"
+        late = client.post(server.events(), json=CONFIRMATION).json()
+        wait = client.get(knowledge, params={"at": "2020-10-08", "min_position": late["position"]})
+        assert wait.status_code == 200
+        assert int(wait.headers["knewwhen-position"]) >= late["position"]
+        now = wait.json()
+        assert now["claims"][0]["status"] == "corroborated"
+        assert now["claims"][0]["supported_by"] == ["nbc", "nyt"]
+        as_recorded = client.get(
+            knowledge, params={"at": "2020-10-08", "recorded_before": late["recorded_at"]}
+        ).json()
+        assert as_recorded["claims"][0]["supported_by"] == ["nyt"]
+        assert as_recorded["events_applied"] == 1
+    cli_answer = cli(server.database, "knowledge", STORY, "--at", "2020-10-08", "--json").stdout
+    assert httpx.get(knowledge, params={"at": "2020-10-08"}).json() == json.loads(cli_answer)
+
+
+@pytest.fixture
+def workers(database: str, tmp_path: Path) -> Iterator[Server]:
+    """Two worker processes over one PostgreSQL database."""
+    if "://" not in database:
+        pytest.skip("several workers share one PostgreSQL database")
+    yield from start(database, tmp_path / "server.log", "--workers", "2")
+
+
+def test_several_workers_serve_one_database(workers: Server) -> None:
+    for i in range(12):
+        with httpx.Client(headers=bearer(workers.writer)) as client:  # a new connection each time
+            body = event(f"w{i}", "story_published", "nyt", "2020-10-06T00:00:00Z")
+            r = client.post(workers.events(), json=body, headers={"If-Match": f'"{i}"'})
+            assert r.status_code == 201, (i, r.text, workers.log.read_text()[-3000:])
+            seen = httpx.get(f"{workers.url}/v1/stories/{STORY}").json()["story_version"]
+            assert seen == i + 1
+    for round_ in range(5):
+        version = httpx.get(f"{workers.url}/v1/stories/{STORY}").headers["etag"]
+        outcome = race(workers, version, round_)
+        assert sorted(map(str, outcome)) == ["201", "412"], (
+            round_,
+            outcome,
+            workers.log.read_text()[-3000:],
+        )
+    assert httpx.get(f"{workers.url}/v1/stories/{STORY}").json()["story_version"] == 17

@@ -1,0 +1,24 @@
+"""The serve module hands its settings to uvicorn workers through the environment, unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.serve import environment_of
+from service.settings import Settings, load
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Settings(),
+        Settings(
+            database="postgresql://postgres@127.0.0.1:5432/news",
+            max_body_bytes=2048,
+            read_token_required=True,
+            min_position_wait_seconds=0.5,
+        ),
+    ],
+)
+def test_workers_read_back_the_settings_they_were_given(settings: Settings) -> None:
+    assert load(environment_of(settings)) == settings
