@@ -177,6 +177,57 @@ def cmd_export(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
+def cmd_document(args: argparse.Namespace, ledger: Ledger) -> int:
+    from service.documents import Documents
+
+    ledger.require_story(args.story)
+    documents = Documents.of(ledger)
+    if args.revision is not None:
+        found: Any = documents.revision(args.story, args.doc, args.revision)
+        missing = f"has no revision {args.revision}"
+    else:
+        at = moment(args.at, "--at") or datetime.now(UTC)
+        found = documents.at(args.story, args.doc, at)
+        missing = f"was not public at {iso(at)}"
+    if found is None:
+        print(f"knewwhen document: document {args.doc!r} {missing}", file=sys.stderr)
+        return 1
+    if args.json:
+        emit_json(found)
+        return 0
+    print(
+        f"{found.title or '(untitled)'} — by {found.author}{f' · {found.url}' if found.url else ''}"
+    )
+    print(
+        f"revision {found.revision} · published {iso(found.published_at)} by {found.event}"
+        f" · sha256 {found.sha256 or '-'}\n"
+    )
+    print(found.text or "")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, ledger: Ledger) -> int:
+    from service.documents import Documents
+    from service.revisions import revision_diff, revision_patch
+
+    ledger.require_story(args.story)
+    revisions = Documents.of(ledger).revisions(args.story, args.doc)
+    for number in (args.n, args.m):
+        if not 1 <= number <= len(revisions):
+            print(
+                f"knewwhen diff: document {args.doc!r} has {len(revisions)} revisions, "
+                f"not a revision {number}",
+                file=sys.stderr,
+            )
+            return 1
+    old, new = revisions[args.n - 1], revisions[args.m - 1]
+    if args.json:
+        emit_json(revision_diff(old, new))
+    else:
+        sys.stdout.write(revision_patch(old, new))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace, ledger: Ledger) -> int:
     replayed = ledger.replay(progress=sys.stderr.isatty() or args.progress)
     print(
@@ -245,6 +296,19 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--json", action="store_true", help="print JSON")
     c = command("export", cmd_export, "print a story's events as JSONL (re-importable)")
     c.add_argument("story")
+    c = command("document", cmd_document, "a document's text at a time, or one revision of it")
+    c.add_argument("story")
+    c.add_argument("doc")
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--at", help=f"the latest revision public then ({times}); default now")
+    which.add_argument("--revision", type=int, help="revision N (1, 2, … in publication order)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c = command("diff", cmd_diff, "the change between revisions N and M of a document")
+    c.add_argument("story")
+    c.add_argument("doc")
+    c.add_argument("n", type=int)
+    c.add_argument("m", type=int)
+    c.add_argument("--json", action="store_true", help="print equal/insert/delete operations")
     c = command("replay", cmd_replay, "rebuild every projection from the event store")
     c.add_argument("--progress", action="store_true", help="show a progress bar even when piped")
     c = command("serve", cmd_serve, "serve the HTTP API with uvicorn")

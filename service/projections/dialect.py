@@ -76,6 +76,21 @@ TABLES = (
         position {int} NOT NULL,
         state {blob} NOT NULL,
         PRIMARY KEY (story, document, recorded_at, published_at, position)){without_rowid}""",
+    """CREATE TABLE IF NOT EXISTS kw_document_urls (
+        url_sha256 TEXT NOT NULL,
+        story TEXT NOT NULL,
+        document TEXT NOT NULL,
+        url TEXT NOT NULL,
+        PRIMARY KEY (url_sha256, story, document)){without_rowid}""",
+    # The verifiable log (service/audit, decision 004): append-only, never rebuilt by replay.
+    """CREATE TABLE IF NOT EXISTS kw_log_leaves (
+        leaf_index {int} PRIMARY KEY,
+        position {int} NOT NULL UNIQUE,
+        leaf_hash {blob} NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS kw_tree_heads (
+        tree_size {int} PRIMARY KEY,
+        root_hash {blob} NOT NULL,
+        recorded_at {int} NOT NULL)""",
 )
 
 PROJECTION_TABLES = (
@@ -87,6 +102,7 @@ PROJECTION_TABLES = (
     "kw_documents",
     "kw_document_acts",
     "kw_document_states",
+    "kw_document_urls",
 )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
@@ -101,17 +101,27 @@ DOCUMENTS = Subject(
 IN_LIST_CHUNK = 500
 
 
+class AppendHook(Protocol):
+    """Rows written in the same transaction after a projection pass (the verifiable log)."""
+
+    def after_append(self, cursor: Any) -> None: ...
+
+
 class Projector:
     """Writes the projection rows for batches of stored events, through any DB-API cursor."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, hooks: Sequence[AppendHook] = ()) -> None:
         self.dialect = dialect
+        self.hooks = tuple(hooks)
         q = dialect.sql
         self.last_recorded = q(
             "SELECT e.recorded_at FROM kw_stories s JOIN kw_events e"
             " ON e.position = s.last_position WHERE s.story = ?"
         )
         self.insert_event = q("INSERT INTO kw_events VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+        self.insert_document_url = q(
+            "INSERT INTO kw_document_urls VALUES (?,?,?,?) ON CONFLICT DO NOTHING"
+        )
         least, greatest = ("min", "max") if dialect.name == "sqlite" else ("LEAST", "GREATEST")
         self.upsert_story = q(
             "INSERT INTO kw_stories VALUES (?,?,?,?,?,?,?) ON CONFLICT (story) DO UPDATE SET"
@@ -129,6 +139,8 @@ class Projector:
         """Project stored events, given with their positions in commit order."""
         for batch in batches(stored):
             self.project_batch(cursor, batch)
+        for hook in self.hooks:
+            hook.after_append(cursor)
 
     def project_batch(self, cursor: Any, batch: Batch) -> None:
         """Write one save's rows: events, acts, and the re-folded states they changed."""
@@ -175,6 +187,8 @@ class Projector:
                     url_rows.append((url_key(url), story, doc_id, url))
                 documents_from[doc_id] = min(documents_from.get(doc_id, order), order)
         cursor.executemany(self.insert_event, event_rows)
+        if url_rows:
+            cursor.executemany(self.insert_document_url, url_rows)
         new_claims = self.refold(cursor, CLAIMS, story, claim_rows, claims_from, recorded_at)
         new_documents = self.refold(
             cursor, DOCUMENTS, story, document_rows, documents_from, recorded_at

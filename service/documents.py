@@ -1,0 +1,192 @@
+"""Documents as versioned resources: revisions at (T, R), folded from one document's stored acts.
+
+A document's revisions are never read from the stream: its acts (``kw_document_acts``, joined to
+``kw_events`` for ``recorded_at``) are folded by ``service.revisions``. Lists of documents are
+one probe per document of the bitemporal ``kw_document_states``; a URL is one probe of
+``kw_document_urls``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from msgspec import Struct
+
+from domain.knowledge import DocumentState, Visibility
+from service.application import Ledger
+from service.projections.dialect import Dialect
+from service.projections.reader import Datastore, decode_document_state, recorded_bound
+from service.projections.writer import decode_document_act, from_micros, micros, url_key
+from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
+
+
+class RevisionList(Struct, frozen=True):
+    """Every revision of a document, in publication order."""
+
+    story: str
+    document: str
+    recorded_before: datetime | None
+    revisions: tuple[RevisionSummary, ...]
+
+
+class DocumentSummary(Struct, frozen=True):
+    """A public document: its metadata and how many revisions it had."""
+
+    id: str
+    title: str | None
+    author: str
+    url: str | None
+    visibility: Visibility
+    public_since: datetime
+    revisions: int
+
+
+class DocumentList(Struct, frozen=True):
+    """The documents of a story public at ``at``, as recorded before ``recorded_before``."""
+
+    story: str
+    at: datetime
+    recorded_before: datetime | None
+    documents: tuple[DocumentSummary, ...]
+
+
+class DocumentAt(Struct, frozen=True):
+    """The latest revision of a document public at ``at``, with the document's metadata then."""
+
+    story: str
+    id: str
+    at: datetime
+    recorded_before: datetime | None
+    title: str | None
+    author: str
+    url: str | None
+    visibility: Visibility
+    public_since: datetime
+    revisions: int
+    revision: int
+    published_at: datetime
+    event: str
+    sha256: str | None
+    text: str | None
+
+
+def document_summary(state: DocumentState) -> DocumentSummary:
+    """A document's state as the documents list shows it."""
+    return DocumentSummary(
+        id=state.id,
+        title=state.title,
+        author=state.author,
+        url=state.url,
+        visibility=state.visibility,
+        public_since=state.public_since,
+        revisions=state.revisions,
+    )
+
+
+class Documents:
+    """Revision queries over the document tables of one database."""
+
+    def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
+        self.datastore = datastore
+        q = dialect.sql
+        self.acts = q(
+            "SELECT a.act, e.recorded_at FROM kw_document_acts a"
+            " JOIN kw_events e ON e.position = a.position"
+            " WHERE a.story = ? AND a.document = ? AND e.recorded_at < ?"
+            " ORDER BY a.published_at, a.position"
+        )
+        self.states_at = q(
+            "SELECT (SELECT s.state FROM kw_document_states s"
+            " WHERE s.story = d.story AND s.document = d.document"
+            " AND s.recorded_at < ? AND s.published_at <= ?"
+            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1) AS state"
+            " FROM kw_documents d WHERE d.story = ?"
+        )
+        self.latest_state = q(
+            "SELECT state FROM kw_document_states WHERE story = ? AND document = ?"
+            " ORDER BY recorded_at DESC, published_at DESC, position DESC LIMIT 1"
+        )
+        self.by_url_key = q(
+            "SELECT story, document, url FROM kw_document_urls WHERE url_sha256 = ?"
+            " ORDER BY story, document"
+        )
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> Documents:
+        """The document queries of a ledger's database."""
+        return cls(ledger.reader.datastore, ledger.dialect)
+
+    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+
+    def steps(self, story: str, document: str, recorded_before: datetime | None) -> list[Step]:
+        """The document's state and current revision after each act recorded before R."""
+        rows = self._rows(self.acts, (story, document, recorded_bound(recorded_before)))
+        acts = [(decode_document_act(row["act"]), from_micros(row["recorded_at"])) for row in rows]
+        return list(fold_revisions(story, document, acts))
+
+    def revisions(
+        self, story: str, document: str, recorded_before: datetime | None = None
+    ) -> list[Revision]:
+        """Every revision of the document as recorded before R, in publication order."""
+        return distinct(self.steps(story, document, recorded_before))
+
+    def revision(
+        self, story: str, document: str, number: int, recorded_before: datetime | None = None
+    ) -> Revision | None:
+        """Revision ``number`` (1, 2, …), or None."""
+        found = self.revisions(story, document, recorded_before)
+        return found[number - 1] if 1 <= number <= len(found) else None
+
+    def at(
+        self, story: str, document: str, at: datetime, recorded_before: datetime | None = None
+    ) -> DocumentAt | None:
+        """The latest revision public at ``at`` (as recorded before R), or None."""
+        public = [
+            (state, revision)
+            for act, state, revision in self.steps(story, document, recorded_before)
+            if act.published_at <= at
+        ]
+        if not public:
+            return None
+        state, revision = public[-1]
+        return DocumentAt(
+            story=story,
+            id=document,
+            at=at,
+            recorded_before=recorded_before,
+            title=state.title,
+            author=state.author,
+            url=state.url,
+            visibility=state.visibility,
+            public_since=state.public_since,
+            revisions=state.revisions,
+            revision=revision.revision,
+            published_at=revision.published_at,
+            event=revision.event,
+            sha256=revision.sha256,
+            text=revision.text,
+        )
+
+    def documents(
+        self, story: str, at: datetime, recorded_before: datetime | None = None
+    ) -> list[DocumentSummary]:
+        """The story's documents public at ``at``, by (public_since, id)."""
+        rows = self._rows(self.states_at, (recorded_bound(recorded_before), micros(at), story))
+        states = [decode_document_state(row["state"]) for row in rows if row["state"]]
+        states.sort(key=lambda s: (s.public_since, s.id))
+        return [document_summary(s) for s in states]
+
+    def latest(self, story: str, document: str) -> DocumentState | None:
+        """The document's state after all its acts as recorded now, or None if it has none."""
+        rows = self._rows(self.latest_state, (story, document))
+        return decode_document_state(rows[0]["state"]) if rows else None
+
+    def by_url(self, url: str) -> list[tuple[str, str]]:
+        """The (story, document) pairs ever published with this exact URL."""
+        rows = self._rows(self.by_url_key, (url_key(url),))
+        return [(row["story"], row["document"]) for row in rows if row["url"] == url]
