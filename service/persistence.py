@@ -20,6 +20,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic, resolve_topic
 from psycopg.sql import SQL, Composed
 
+from service.audit.log import VerifiableLog
+from service.audit.triggers import append_only_statements
 from service.projections.dialect import POSTGRES, SQLITE
 from service.projections.writer import Projector
 
@@ -54,11 +56,16 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.projector = Projector(SQLITE)
+        self.log = VerifiableLog(SQLITE)
+        self.projector = Projector(SQLITE, hooks=(self.log,))
 
     def construct_create_table_statements(self) -> list[str]:
-        """The stored events table, then the projection tables."""
-        return [*super().construct_create_table_statements(), *SQLITE.create_statements()]
+        """The stored events table, then the projection tables, then the append-only triggers."""
+        return [
+            *super().construct_create_table_statements(),
+            *SQLITE.create_statements(),
+            *append_only_statements(SQLITE, self.events_table_name),
+        ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -74,9 +81,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.projector = Projector(POSTGRES)
+        self.log = VerifiableLog(POSTGRES)
+        self.projector = Projector(POSTGRES, hooks=(self.log,))
         self.sql_create_statements.extend(
-            Composed([SQL(statement)]) for statement in POSTGRES.create_statements()
+            Composed([SQL(statement)])
+            for statement in [
+                *POSTGRES.create_statements(),
+                *append_only_statements(POSTGRES, self.events_table_name),
+            ]
         )
 
     def _fetch_ids_after_insert_events(

@@ -1,0 +1,190 @@
+"""The verifiable log: one RFC 9162 Merkle tree per database over every stored reporting event.
+
+``after_append`` runs inside each append transaction, after the projection rows (so under the
+write lock): it gives every ``kw_events`` row the log lacks the next leaf index, in position
+order, and records the tree head. An in-process ``MerkleTree`` caches the leaf hashes; it
+catches up from ``kw_log_leaves`` (other processes append too) reading only the new leaves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from msgspec import Struct
+
+from service.audit.leaves import leaf_of_row
+from service.merkle import MerkleTree, leaf_hash
+from service.projections.dialect import Dialect
+from service.projections.reader import Datastore
+
+PAGE = 1000
+
+
+class TreeHead(Struct, frozen=True):
+    """The size and root of the log's tree, as ``GET /v1/log`` shows it."""
+
+    tree_size: int
+    root_hash: str
+
+
+class LogEntry(Struct, frozen=True):
+    """One leaf: its index, its canonical JSON and its RFC 9162 leaf hash."""
+
+    index: int
+    leaf: str
+    leaf_hash: str
+
+
+class InclusionProof(Struct, frozen=True):
+    """The audit path of RFC 9162 §2.1.3 for one leaf in a tree of ``tree_size`` leaves."""
+
+    index: int
+    tree_size: int
+    audit_path: list[str]
+
+
+class ConsistencyProof(Struct, frozen=True):
+    """The consistency path of RFC 9162 §2.1.4 from tree size ``first`` to ``second``."""
+
+    first: int
+    second: int
+    consistency_path: list[str]
+
+
+class OutOfRange(ValueError):
+    """A leaf index or tree size the log does not (yet) have; ``parameter`` names which."""
+
+    def __init__(self, parameter: str, detail: str) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+
+
+class VerifiableLog:
+    """Writes the log's rows in append transactions and answers heads, entries and proofs."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        q = dialect.sql
+        columns = "leaf_index, position, leaf_hash"
+        self.last_leaf = q(f"SELECT {columns} FROM kw_log_leaves ORDER BY leaf_index DESC LIMIT 1")
+        self.leaf_at = q(f"SELECT {columns} FROM kw_log_leaves WHERE leaf_index = ?")
+        self.leaves_from = q(
+            f"SELECT {columns} FROM kw_log_leaves WHERE leaf_index >= ? ORDER BY leaf_index"
+        )
+        self.unlogged = q(
+            "SELECT position, story, recorded_at, recorded_by, body FROM kw_events"
+            " WHERE position > ? ORDER BY position LIMIT ?"
+        )
+        self.event_at = q(
+            "SELECT story, recorded_at, recorded_by, body FROM kw_events WHERE position = ?"
+        )
+        self.insert_leaf = q("INSERT INTO kw_log_leaves VALUES (?,?,?)")
+        self.insert_head = q("INSERT INTO kw_tree_heads VALUES (?,?,?)")
+        self._tree = MerkleTree()
+        self._lock = threading.Lock()
+
+    def after_append(self, cursor: Any) -> None:
+        """Log the events projected in this transaction and record the new tree head."""
+        with self._lock:
+            _, position = self._sync(cursor, exact=True)
+            recorded_at = None
+            while True:
+                cursor.execute(self.unlogged, (position, PAGE))
+                rows = cursor.fetchall()
+                leaves = []
+                for row in rows:
+                    digest = leaf_hash(leaf_of_row(row))
+                    leaves.append((self._tree.append(digest), row["position"], digest))
+                    position, recorded_at = row["position"], row["recorded_at"]
+                if leaves:
+                    cursor.executemany(self.insert_leaf, leaves)
+                if len(rows) < PAGE:
+                    break
+            if recorded_at is not None:
+                cursor.execute(self.insert_head, (len(self._tree), self._tree.root(), recorded_at))
+
+    def _sync(self, cursor: Any, *, exact: bool) -> tuple[int, int]:
+        """Bring the cached tree up to the leaves ``cursor`` sees; return (size, last position).
+
+        With ``exact`` (writers) the cache must end where the table does; readers accept a
+        cache that runs ahead (another thread's append, not yet committed) when it agrees.
+        """
+        cursor.execute(self.last_leaf)
+        last = cursor.fetchone()
+        if last is None:
+            self._tree = MerkleTree()
+            return 0, 0
+        size, position = last["leaf_index"] + 1, last["position"]
+        cached = len(self._tree)
+        if cached >= size:
+            agrees = self._tree.leaf_hashes[size - 1] == bytes(last["leaf_hash"])
+            if agrees and (cached == size or not exact):
+                return size, position
+            self._tree = MerkleTree()
+        elif cached:
+            cursor.execute(self.leaf_at, (cached - 1,))
+            row = cursor.fetchone()
+            if row is None or bytes(row["leaf_hash"]) != self._tree.leaf_hashes[cached - 1]:
+                self._tree = MerkleTree()
+        cursor.execute(self.leaves_from, (len(self._tree),))
+        for row in cursor.fetchall():
+            if row["leaf_index"] != len(self._tree):
+                raise LookupError(f"the log has no leaf {len(self._tree)}")
+            self._tree.append(bytes(row["leaf_hash"]))
+        return size, position
+
+    @contextmanager
+    def _reading(self, datastore: Datastore) -> Iterator[tuple[Any, int]]:
+        """A read transaction and the committed size, with the cache synced and held."""
+        with self._lock, datastore.transaction(commit=False) as cursor:
+            size, _ = self._sync(cursor, exact=False)
+            yield cursor, size
+
+    def head(self, datastore: Datastore) -> TreeHead:
+        """The current tree size and root."""
+        with self._reading(datastore) as (_, size):
+            return TreeHead(size, self._tree.root(size).hex())
+
+    def entry(self, datastore: Datastore, index: int) -> LogEntry:
+        """Leaf ``index``: its canonical JSON (rebuilt from ``kw_events``) and stored hash."""
+        with self._reading(datastore) as (cursor, size):
+            if not 0 <= index < size:
+                raise OutOfRange(
+                    "index", f"leaf index {index} out of range: the log has {size} leaves"
+                )
+            cursor.execute(self.leaf_at, (index,))
+            leaf = cursor.fetchone()
+            cursor.execute(self.event_at, (leaf["position"],))
+            event = cursor.fetchone()
+        data = leaf_of_row(event).decode() if event is not None else ""
+        return LogEntry(index, data, bytes(leaf["leaf_hash"]).hex())
+
+    def inclusion(self, datastore: Datastore, index: int, tree_size: int) -> InclusionProof:
+        """The RFC 9162 audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
+        with self._reading(datastore) as (_, size):
+            if not 0 < tree_size <= size:
+                raise OutOfRange(
+                    "tree_size", f"tree_size {tree_size} out of range: need 1 <= size <= {size}"
+                )
+            if not 0 <= index < tree_size:
+                raise OutOfRange(
+                    "index", f"index {index} out of range: need 0 <= index < {tree_size}"
+                )
+            path = self._tree.inclusion(index, tree_size)
+        return InclusionProof(index, tree_size, [h.hex() for h in path])
+
+    def consistency(self, datastore: Datastore, first: int, second: int) -> ConsistencyProof:
+        """The RFC 9162 consistency path from the tree of ``first`` leaves to ``second``."""
+        with self._reading(datastore) as (_, size):
+            if not 0 < second <= size:
+                raise OutOfRange(
+                    "second", f"second {second} out of range: need 1 <= second <= {size}"
+                )
+            if not 0 < first <= second:
+                raise OutOfRange(
+                    "first", f"first {first} out of range: need 1 <= first <= {second}"
+                )
+            path = self._tree.consistency(first, second)
+        return ConsistencyProof(first, second, [h.hex() for h in path])

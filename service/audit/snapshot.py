@@ -1,0 +1,82 @@
+"""One consistent read of everything ``knewwhen verify`` checks: stored events, log, projections.
+
+Verification must not mistake a concurrent append for tampering, so every table is read in a
+single read transaction (PostgreSQL: REPEATABLE READ; SQLite: one deferred transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from service.projections.dialect import Dialect
+
+PAGE = 1000
+
+
+class Snapshot:
+    """Paged reads through one open read transaction's cursor."""
+
+    def __init__(self, cursor: Any, dialect: Dialect, events_table: str) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        position = "rowid" if dialect.name == "sqlite" else "notification_id"
+        self.select_events = (
+            f"SELECT {position} AS position, originator_id, originator_version, topic, state"
+            f" FROM {events_table} WHERE {position} > ? ORDER BY {position} LIMIT ?"
+        )
+        self.count_events = f"SELECT COUNT(*) AS n FROM {events_table}"
+
+    def rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of one query."""
+        self.cursor.execute(self.dialect.sql(statement), params)
+        return list(self.cursor.fetchall())
+
+    def event_count(self) -> int:
+        """How many stored events (reporting or not) the snapshot holds."""
+        return int(self.rows(self.count_events)[0]["n"])
+
+    def stored_events(self) -> Iterator[tuple[int, StoredEvent]]:
+        """Every stored event with its position, in position order, a page at a time."""
+        after = 0
+        while True:
+            page = self.rows(self.select_events, (after, PAGE))
+            for row in page:
+                yield (
+                    row["position"],
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    ),
+                )
+            if len(page) < PAGE:
+                return
+            after = page[-1]["position"]
+
+    def paged(self, table: str, key: str, columns: str = "*") -> Iterator[Any]:
+        """Every row of ``table`` in ``key`` order (an integer key), a page at a time."""
+        after: int | None = None
+        while True:
+            where = "" if after is None else f" WHERE {key} > ?"
+            page = self.rows(
+                f"SELECT {columns} FROM {table}{where} ORDER BY {key} LIMIT {PAGE}",
+                () if after is None else (after,),
+            )
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1][key]
+
+
+@contextmanager
+def snapshot(datastore: Any, dialect: Dialect, events_table: str) -> Iterator[Snapshot]:
+    """Open one read transaction over the whole database."""
+    with datastore.transaction(commit=False) as cursor:
+        if dialect.name == "postgres":
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield Snapshot(cursor, dialect, events_table)

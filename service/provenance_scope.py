@@ -1,0 +1,109 @@
+"""What a provenance document covers, read from the projection tables at (T, R).
+
+Events from ``kw_events``, stances from ``kw_claim_acts``, publications from
+``kw_document_acts`` (each joined to ``kw_events`` for ``recorded_at < R``) and the claims'
+states from the knowledge answer — index reads, never a replay of the stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from domain.errors import StoryNotFound
+from domain.knowledge import ClaimKnowledge, DocumentAct
+from service.application import Ledger
+from service.projections.reader import recorded_bound
+from service.projections.writer import (
+    decode_claim_act,
+    decode_document_act,
+    from_micros,
+    micros,
+)
+
+EVENTS_IN_SCOPE = (
+    "SELECT position, event_id, type, source, published_at, recorded_at, recorded_by, body"
+    " FROM kw_events WHERE story = ? AND published_at <= ? AND recorded_at < ?"
+    " ORDER BY published_at, position"
+)
+
+_decode_body = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+@dataclass
+class EventRow:
+    """One reporting event as ``kw_events`` holds it."""
+
+    position: int
+    event_id: str
+    type: str
+    source: str
+    published_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    cites: tuple[str, ...]
+    document: str | None
+    note: str | None
+
+
+@dataclass
+class Scope:
+    """What one provenance document covers: events, claims and document acts at (T, R)."""
+
+    story: str
+    events: dict[str, EventRow]
+    claims: list[ClaimKnowledge]
+    claim_acts: dict[str, list[Any]]
+    document_acts: dict[str, list[DocumentAct]]
+
+
+def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: datetime | None) -> Scope:
+    """Everything public about ``story`` at ``at`` as recorded before ``recorded_before``."""
+    if ledger.reader.story(story) is None:
+        raise StoryNotFound(f"no story {story!r}")
+    q, t, r = ledger.dialect.sql, micros(at), recorded_bound(recorded_before)
+    knowledge = ledger.reader.knowledge(story, at, recorded_before)
+    in_scope = " JOIN kw_events e ON e.position = a.position WHERE a.story = ?"
+    in_scope += " AND a.published_at <= ? AND e.recorded_at < ?"
+    datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(q(EVENTS_IN_SCOPE), (story, t, r))
+        events = [event_row(row) for row in cursor.fetchall()]
+        acts: list[dict[str, list[Any]]] = []
+        for table, column, decode in (
+            ("kw_claim_acts", "claim", decode_claim_act),
+            ("kw_document_acts", "document", decode_document_act),
+        ):
+            cursor.execute(
+                q(
+                    f"SELECT a.{column} AS k, a.act FROM {table} a{in_scope}"
+                    f" ORDER BY a.{column}, a.published_at, a.position"
+                ),
+                (story, t, r),
+            )
+            grouped: dict[str, list[Any]] = {}
+            for row in cursor.fetchall():
+                grouped.setdefault(row["k"], []).append(decode(bytes(row["act"])))
+            acts.append(grouped)
+    return Scope(story, {e.event_id: e for e in events}, list(knowledge.claims), *acts)
+
+
+def event_row(row: Any) -> EventRow:
+    """A ``kw_events`` row, with the body fields provenance needs."""
+    body = _decode_body(bytes(row["body"]))
+    document = body.get("document")
+    return EventRow(
+        position=row["position"],
+        event_id=row["event_id"],
+        type=row["type"],
+        source=row["source"],
+        published_at=from_micros(row["published_at"]),
+        recorded_at=from_micros(row["recorded_at"]),
+        recorded_by=row["recorded_by"],
+        cites=tuple(body.get("cites", ())),
+        document=document["id"] if document else None,
+        note=body.get("note"),
+    )

@@ -1,0 +1,165 @@
+"""Audit endpoints: the verifiable log with RFC 9162 proofs, its verification, and W3C PROV.
+
+Mounted by ``service.api`` from ``routes``. Reads are authorized like every other read;
+``GET /v1/log/verify`` needs an admin token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import Struct
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.errors import UnknownClaim
+from service.access import authorize, services, unauthorized
+from service.application import Ledger
+from service.audit.log import OutOfRange, VerifiableLog
+from service.audit.verify import verify
+from service.params import path_id, query_int, query_moment
+from service.problems import HTTPProblem, bad_parameter, not_found, problem
+from service.provenance import provenance_document
+from service.provn import MEDIA_TYPE as PROVN_MEDIA_TYPE
+from service.provn import provn
+from service.routes_read import consult, json_response
+
+T = TypeVar("T")
+MAX_SIZE = 2**62
+STORY = "/v1/stories/{story}"
+
+
+class VerifyAnswer(Struct, frozen=True):
+    """The result of ``GET /v1/log/verify``: what was checked, and the first failure."""
+
+    ok: bool
+    checked: list[str]
+    failure: str | None
+    failure_index: int | None
+
+
+def log_answer(ledger: Ledger, ask: Callable[[VerifiableLog, Any], T]) -> T:
+    """Ask the ledger's log a question through its datastore."""
+    recorder: Any = ledger.recorder
+    return ask(recorder.log, recorder.datastore)
+
+
+def required_int(request: Request, name: str, minimum: int = 0) -> int:
+    """A required integer query parameter."""
+    value = query_int(request, name, minimum, MAX_SIZE)
+    if value is None:
+        raise bad_parameter(name, f"{name} is required: an integer")
+    return value
+
+
+async def get_log(request: Request) -> Response:
+    """GET /v1/log: the current tree size and root hash."""
+    head, headers = await consult(request, lambda ledger: log_answer(ledger, VerifiableLog.head))
+    return json_response(head, headers=headers)
+
+
+async def get_log_entry(request: Request) -> Response:
+    """GET /v1/log/entries/{index}: the leaf's canonical JSON and its leaf hash."""
+    index: int = request.path_params["index"]
+
+    def entry(ledger: Ledger) -> Any:
+        try:
+            return log_answer(ledger, lambda log, store: log.entry(store, index))
+        except OutOfRange as e:
+            raise not_found(str(e), "leaf-not-found") from None
+
+    answer, headers = await consult(request, entry)
+    return json_response(answer, headers=headers)
+
+
+async def get_inclusion_proof(request: Request) -> Response:
+    """GET /v1/log/proof/inclusion?index=&tree_size=: the RFC 9162 audit path."""
+    index, size = required_int(request, "index"), required_int(request, "tree_size", 1)
+
+    def proof(ledger: Ledger) -> Any:
+        try:
+            return log_answer(ledger, lambda log, store: log.inclusion(store, index, size))
+        except OutOfRange as e:
+            raise bad_parameter(e.parameter, str(e)) from None
+
+    answer, headers = await consult(request, proof)
+    return json_response(answer, headers=headers)
+
+
+async def get_consistency_proof(request: Request) -> Response:
+    """GET /v1/log/proof/consistency?first=&second=: the RFC 9162 consistency path."""
+    first, second = required_int(request, "first", 1), required_int(request, "second", 1)
+
+    def proof(ledger: Ledger) -> Any:
+        try:
+            return log_answer(ledger, lambda log, store: log.consistency(store, first, second))
+        except OutOfRange as e:
+            raise bad_parameter(e.parameter, str(e)) from None
+
+    answer, headers = await consult(request, proof)
+    return json_response(answer, headers=headers)
+
+
+async def get_verify(request: Request) -> Response:
+    """GET /v1/log/verify (admins): recompute the log, check the heads and the projections."""
+    principal = await authorize(request, write=False)
+    if principal is None:
+        raise unauthorized("verifying the log needs an admin token")
+    if principal.role != "admin":
+        raise HTTPProblem(
+            problem(
+                403,
+                f"token {principal.name!r} has the {principal.role} role; verify needs admin",
+                "forbidden",
+            )
+        )
+    report = await run_in_threadpool(verify, services(request).ledger)
+    return json_response(
+        VerifyAnswer(report.ok, report.lines(), report.failure, report.failure_index)
+    )
+
+
+async def provenance_response(request: Request, claim: str | None) -> Response:
+    """The provenance of a claim or a story, as PROV-JSON or (when accepted) PROV-N."""
+    story = path_id(request, "story")
+    at = query_moment(request, "at")
+    recorded_before = query_moment(request, "recorded_before")
+
+    def document(ledger: Ledger) -> dict[str, Any]:
+        try:
+            return provenance_document(ledger, story, claim, at, recorded_before)
+        except UnknownClaim as e:
+            raise not_found(e.detail, "claim-not-found") from None
+
+    answer, headers = await consult(request, document)
+    headers["Vary"] = "Accept"
+    if PROVN_MEDIA_TYPE in request.headers.get("accept", ""):
+        return Response(
+            provn(answer), headers=headers, media_type=f"{PROVN_MEDIA_TYPE}; charset=utf-8"
+        )
+    return Response(msgspec.json.encode(answer), headers=headers, media_type="application/json")
+
+
+async def get_claim_provenance(request: Request) -> Response:
+    """GET /v1/stories/{story}/claims/{claim}/provenance?at=&recorded_before=."""
+    return await provenance_response(request, path_id(request, "claim"))
+
+
+async def get_story_provenance(request: Request) -> Response:
+    """GET /v1/stories/{story}/provenance?at=&recorded_before=."""
+    return await provenance_response(request, None)
+
+
+routes = [
+    Route("/v1/log", get_log, methods=["GET"]),
+    Route("/v1/log/entries/{index:int}", get_log_entry, methods=["GET"]),
+    Route("/v1/log/proof/inclusion", get_inclusion_proof, methods=["GET"]),
+    Route("/v1/log/proof/consistency", get_consistency_proof, methods=["GET"]),
+    Route("/v1/log/verify", get_verify, methods=["GET"]),
+    Route(f"{STORY}/claims/{{claim}}/provenance", get_claim_provenance, methods=["GET"]),
+    Route(f"{STORY}/provenance", get_story_provenance, methods=["GET"]),
+]

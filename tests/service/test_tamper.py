@@ -1,0 +1,252 @@
+"""Tamper drills on real SQLite and PostgreSQL databases: the triggers refuse rewrites, and once an
+attacker drops them, ``verify`` still catches each rewrite and names the first bad index."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+
+from domain.story import digest_of
+from service.application import Ledger
+from service.audit.commands import cmd_verify
+from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
+from service.audit.verify import VerifyReport, verify
+from service.persistence import is_postgres_url
+from service.projections.writer import decode_recorded
+from tests.service.conftest import SteppingClock
+from tests.service.test_log import append_some
+
+
+class Raw:
+    """Direct access to the database, as an attacker with database credentials has it."""
+
+    def __init__(self, database: str) -> None:
+        self.postgres = is_postgres_url(database)
+        self.events = "knewwhen_events" if self.postgres else "stored_events"
+        self.position = "notification_id" if self.postgres else "rowid"
+        self.conn: Any = (
+            psycopg.connect(database, autocommit=True)
+            if self.postgres
+            else sqlite3.connect(database)
+        )
+
+    def run(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Execute one statement (``?`` markers) and commit; its rows, if any."""
+        cursor = self.conn.execute(
+            statement.replace("?", "%s") if self.postgres else statement, params
+        )
+        found = list(cursor.fetchall()) if cursor.description else []
+        if not self.postgres:
+            self.conn.commit()
+        return found
+
+    def drop_triggers(self) -> None:
+        """What an attacker does first."""
+        for table in (self.events, *LOG_TABLES):
+            for op in ("update", "delete", "truncate"):
+                name = trigger_name(table, op)
+                self.run(
+                    f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if self.postgres else "")
+                )
+
+    def position_of(self, index: int) -> int:
+        """The store position of leaf ``index``."""
+        return int(
+            self.run("SELECT position FROM kw_log_leaves WHERE leaf_index = ?", (index,))[0][0]
+        )
+
+    def row(self, position: int) -> tuple[Any, ...]:
+        """(originator_id, originator_version, topic, state) of one stored event."""
+        found = self.run(
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events}"
+            f" WHERE {self.position} = ?",
+            (position,),
+        )[0]
+        return (*found[:3], bytes(found[3]))
+
+    def set_state(self, position: int, state: bytes) -> None:
+        self.run(f"UPDATE {self.events} SET state = ? WHERE {self.position} = ?", (state, position))
+
+    def delete(self, position: int) -> None:
+        self.run(f"DELETE FROM {self.events} WHERE {self.position} = ?", (position,))
+
+    def put(self, position: int, row: tuple[Any, ...]) -> None:
+        self.run(
+            f"INSERT INTO {self.events} ({self.position}, originator_id, originator_version, topic,"
+            " state) VALUES (?, ?, ?, ?, ?)",
+            (position, *row),
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def ledger(database: str) -> Iterator[Ledger]:
+    opened = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    try:
+        append_some(opened, "a")  # leaves 0..4, heads at sizes 1, 2, 3, 5
+        append_some(opened, "b")  # leaves 5..9, heads at sizes 6, 7, 8, 10
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def raw(database: str, ledger: Ledger) -> Iterator[Raw]:
+    found = Raw(database)
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@contextmanager
+def attacker(raw: Raw) -> Iterator[Raw]:
+    raw.drop_triggers()
+    yield raw
+
+
+def failed_at(report: VerifyReport, index: int, *words: str) -> None:
+    assert not report.ok, report.lines()
+    assert report.failure_index == index, report.failure
+    assert report.failure is not None and report.failure.startswith(f"index {index}:")
+    for word in words:
+        assert word in report.failure
+
+
+def edited_text(state: bytes, recompute_digest: bool) -> bytes:
+    """The stored event with its claim text changed (and, for a careful attacker, its digest)."""
+    stored = msgspec.json.decode(state)
+    for stance in stored["event"]["claims"]:
+        stance["text"] = "rewritten"
+    if recompute_digest:
+        stored["digest"] = digest_of(decode_recorded(msgspec.json.encode(stored)).event)
+    return msgspec.json.encode(stored)
+
+
+def test_an_untouched_database_verifies(ledger: Ledger) -> None:
+    report = verify(ledger)
+    assert report.ok, report.lines()
+    assert report.failure is None and report.failure_index is None
+    assert report.lines()[-1].startswith("OK")
+
+
+@pytest.mark.parametrize("table", ["events", *LOG_TABLES])
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE"])
+def test_the_database_refuses_to_rewrite_history(raw: Raw, table: str, operation: str) -> None:
+    name = raw.events if table == "events" else table
+    column = (
+        "topic" if table == "events" else "position" if table == "kw_log_leaves" else "recorded_at"
+    )
+    statement = (
+        f"UPDATE {name} SET {column} = {column}" if operation == "UPDATE" else f"DELETE FROM {name}"
+    )
+    error = psycopg.Error if raw.postgres else sqlite3.Error
+    with pytest.raises(error, match="append-only"):
+        raw.run(statement)
+    assert raw.run(f"SELECT COUNT(*) FROM {name}")[0][0] > 0
+
+
+def test_postgres_refuses_truncate_too(raw: Raw) -> None:
+    if not raw.postgres:
+        pytest.skip("SQLite has no TRUNCATE")
+    for table in (raw.events, *LOG_TABLES):
+        with pytest.raises(psycopg.Error, match="append-only"):
+            raw.run(f"TRUNCATE {table}")
+
+
+def test_creating_the_triggers_again_is_harmless(raw: Raw) -> None:
+    from service.projections.dialect import POSTGRES, SQLITE
+
+    for statement in append_only_statements(POSTGRES if raw.postgres else SQLITE, raw.events):
+        raw.run(statement)
+    with pytest.raises(psycopg.Error if raw.postgres else sqlite3.Error, match="append-only"):
+        raw.run(f"DELETE FROM {raw.events}")
+
+
+def test_an_edited_payload_is_named(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        position = raw.position_of(6)
+        raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=False))
+    failed_at(verify(ledger), 6, f"position {position}", "digest")
+
+
+def test_an_edit_with_a_recomputed_digest_is_still_named(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        position = raw.position_of(3)
+        raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=True))
+    failed_at(verify(ledger), 3, "does not hash to its leaf")
+
+
+def test_an_edit_that_also_rewrites_the_leaf_is_caught_by_the_tree_heads(
+    ledger: Ledger, raw: Raw
+) -> None:
+    from service.audit.leaves import leaf_of_recorded
+    from service.merkle import leaf_hash
+
+    with attacker(raw):
+        position = raw.position_of(1)
+        state = edited_text(raw.row(position)[3], recompute_digest=True)
+        raw.set_state(position, state)
+        new_hash = leaf_hash(leaf_of_recorded(decode_recorded(state)))
+        raw.run("UPDATE kw_log_leaves SET leaf_hash = ? WHERE leaf_index = 1", (new_hash,))
+    failed_at(verify(ledger), 1, "tree head of size 2")
+
+
+def test_a_deleted_row_is_named(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        raw.delete(raw.position_of(4))
+    failed_at(verify(ledger), 4, "deleted or moved")
+
+
+def test_a_deleted_last_row_is_named_even_after_a_replay(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        raw.delete(raw.position_of(9))
+    ledger.replay()
+    failed_at(verify(ledger), 9)
+
+
+def test_two_swapped_rows_are_named_by_the_first(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        p, q = raw.position_of(2), raw.position_of(7)
+        first, second = raw.row(p), raw.row(q)
+        raw.delete(p)
+        raw.delete(q)
+        raw.put(p, second)
+        raw.put(q, first)
+    failed_at(verify(ledger), 2)
+
+
+def test_a_rewritten_tree_head_is_named(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        raw.run("UPDATE kw_tree_heads SET root_hash = ? WHERE tree_size = 7", (b"\x00" * 32,))
+    failed_at(verify(ledger), 6, "tree head of size 7")
+
+
+def test_a_doctored_projection_is_caught_by_the_fresh_fold(ledger: Ledger, raw: Raw) -> None:
+    position = raw.position_of(8)
+    raw.run("DELETE FROM kw_claim_acts WHERE position = ?", (position,))
+    failed_at(verify(ledger), 8, "kw_claim_acts")
+
+
+def test_the_command_exits_0_then_1_naming_the_index(
+    ledger: Ledger, raw: Raw, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(progress=False)
+    assert cmd_verify(args, ledger) == 0
+    out = capsys.readouterr()
+    assert "tree heads: 8 recorded, 8 match" in out.out
+    assert out.out.rstrip().endswith("OK: the log and the projections verify")
+    with attacker(raw):
+        raw.delete(raw.position_of(5))
+    assert cmd_verify(args, ledger) == 1
+    assert "FAILED: index 5:" in capsys.readouterr().err
