@@ -1,0 +1,56 @@
+"""The benchmark harness, run small: every ratio comes out a finite number, in a strict JSON file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import msgspec
+
+from bench.config import quick
+from bench.generate import Shape, generate
+from bench.report import RATIO_KEYS, build, markdown, write
+from bench.run import run
+
+
+def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None:
+    config = quick(
+        scales=(400, 1200),
+        events_per_story=200,
+        workdir=str(tmp_path / "work"),
+        in_process=True,
+    )
+    measured = run(config, progress=lambda message: None)
+    results = build(measured, msgspec.to_builtins(config), {"cpu": "test"}, "bench --quick")
+    saved = json.loads(write(results, tmp_path / "results").read_text())
+
+    assert set(RATIO_KEYS) <= set(saved["ratios"])
+    for key in RATIO_KEYS:
+        value = saved["ratios"][key]
+        assert isinstance(value, int | float) and math.isfinite(value), (key, value)
+    figures = saved["figures"]["1200"]
+    assert figures["naive_mismatches"]["median"] == 0
+    assert figures["http_knowledge_errors"]["median"] == 0
+    assert figures["http_post_errors"]["median"] == 0
+    assert saved["generated"]["1200"]["events"] == 1200
+    assert "| `import_vs_raw` |" in markdown(results)
+
+
+def test_the_generator_is_deterministic_and_shaped_as_asked(tmp_path: Path) -> None:
+    shape = Shape(3000, events_per_story=500, claims_per_story=40, seed=7)
+    first = generate(shape, tmp_path)
+    digest = hashlib.sha256(first.path.read_bytes()).hexdigest()
+    again = generate(shape, tmp_path)
+    other = generate(Shape(3000, events_per_story=500, claims_per_story=40, seed=8), tmp_path)
+
+    assert hashlib.sha256(again.path.read_bytes()).hexdigest() == digest
+    assert other.summary() != first.summary()
+    summary = first.summary()
+    assert (summary["events"], summary["stories"]) == (3000, 6)
+    assert 230 <= summary["claims"] <= 240
+    assert 0.03 <= summary["late_fraction"] <= 0.07
+    assert 2.5 <= summary["stances_per_event"] <= 3.2
+    assert 400 <= summary["mean_line_bytes"] <= 700
+    assert summary["document_revisions"] > 0
