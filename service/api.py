@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service import openapi, routes_documents
+from service import openapi, routes_audit, routes_documents
 from service import settings as settings_module
 from service.access import Services
 from service.application import Ledger
@@ -69,6 +69,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *routes_documents.routes,
+        *routes_audit.routes,
     ]
     return Starlette(
         routes=routes,

@@ -1,4 +1,4 @@
-"""The ``knewwhen`` command: import, ask, export, replay, serve, and manage tokens."""
+"""The ``knewwhen`` command: import, ask, export, replay, audit, serve, and manage tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ from domain.errors import DomainError
 from domain.knowledge import Knowledge
 from service import settings as settings_module
 from service.application import Ledger
+from service.audit.commands import (
+    add_provenance_arguments,
+    add_verify_arguments,
+    cmd_provenance,
+    cmd_verify,
+)
 from service.importer import ImportRejected, export_lines, import_file
 from service.schemas import Changes, ClaimHistory, Timeline
 from service.timeparse import BadTime, parse_moment
@@ -311,6 +317,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print equal/insert/delete operations")
     c = command("replay", cmd_replay, "rebuild every projection from the event store")
     c.add_argument("--progress", action="store_true", help="show a progress bar even when piped")
+    c = command("verify", cmd_verify, "check the log, its tree heads and the projections")
+    add_verify_arguments(c)
+    c = command("provenance", cmd_provenance, "the W3C PROV of a story, or of one of its claims")
+    add_provenance_arguments(c)
     c = command("serve", cmd_serve, "serve the HTTP API with uvicorn")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8000)

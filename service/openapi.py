@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from domain.events import ID_PATTERN, AnyReportingEvent
 from domain.knowledge import Knowledge
-from service import openapi_documents
+from service import openapi_audit, openapi_documents
 from service.problems import MEDIA_TYPE, Problem
 from service.routes_read import MAX_PAGE, POSITION_HEADER, EventPage, Health, StoryList
 from service.schemas import (
@@ -43,6 +43,7 @@ STRUCTS = (
     Health,
     Problem,
     *openapi_documents.STRUCTS,
+    *openapi_audit.STRUCTS,
 )
 ERRORS = {
     400: "A malformed body (not JSON) or an unusable parameter or header",
@@ -69,6 +70,7 @@ def components() -> dict[str, Any]:
         if name.startswith("Strict") and "description" not in schema:
             schema["description"] = f"{name.removeprefix('Strict')}, as a request carries it."
     found["StoredEventView"]["properties"]["event"] = {"$ref": REF.format(name="ReportingEvent")}
+    found.update(openapi_audit.SCHEMAS)
     encoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(found))
     return encoded
 
@@ -274,6 +276,7 @@ def document() -> dict[str, Any]:
                 "The story's events in public order", ref("Timeline"), [STORY, RECORDED_BEFORE]
             ),
             **openapi_documents.paths(),
+            **openapi_audit.paths(),
             "/healthz": health,
             "/openapi.json": spec,
         },

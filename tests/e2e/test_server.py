@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -262,6 +263,27 @@ def test_knowledge_sees_a_late_recorded_event_unless_asked_as_recorded_before(
         assert as_recorded["events_applied"] == 1
     cli_answer = cli(server.database, "knowledge", STORY, "--at", "2020-10-08", "--json").stdout
     assert httpx.get(knowledge, params={"at": "2020-10-08"}).json() == json.loads(cli_answer)
+
+
+def test_the_log_and_provenance_are_served_and_verify_agrees(server: Server) -> None:
+    with httpx.Client(headers=bearer(server.writer)) as client:
+        receipt = client.post(server.events(), json=LEAK).json()
+        head = client.get(f"{server.url}/v1/log", params={"min_position": receipt["position"]})
+        assert head.status_code == 200
+        assert head.json()["tree_size"] == 1
+        entry = client.get(f"{server.url}/v1/log/entries/0").json()
+        leaf_hash = hashlib.sha256(b"\x00" + entry["leaf"].encode()).hexdigest()
+        assert leaf_hash == entry["leaf_hash"] == head.json()["root_hash"]
+        prov_n = client.get(
+            f"{server.url}/v1/stories/{STORY}/claims/c1/provenance",
+            headers={"Accept": "text/provenance-notation"},
+        )
+        assert prov_n.status_code == 200
+        assert prov_n.text.startswith("document\n")
+        assert "activity(st:event/nyt-leak" in prov_n.text
+    verified = cli(server.database, "verify").stdout.splitlines()
+    assert verified[0] == "stored events: 2, of which 1 reporting events; 1 match their digests"
+    assert verified[-1] == "OK: the log and the projections verify"
 
 
 @pytest.fixture

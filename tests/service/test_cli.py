@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from prov.model import ProvActivity, ProvDocument, ProvEntity
 
 from service.cli import bundled_story_path, main
+from tests.service.test_tamper import Raw
 
 STORY = "doj-zero-tolerance"
 
@@ -187,3 +190,82 @@ def test_errors_are_clear(knewwhen) -> None:  # type: ignore[no-untyped-def]
     assert "has no claim 'no-such-claim'" in err
     code, _, err = knewwhen("import", "/no/such/file.jsonl")
     assert (code, err) == (1, "knewwhen import: no such file: /no/such/file.jsonl\n")
+
+
+def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = knewwhen("verify")
+    assert code == 0
+    assert (
+        out.splitlines()[0]
+        == "stored events: 0, of which 0 reporting events; 0 match their digests"
+    )
+    knewwhen("import", "--bundled")
+    code, out, err = knewwhen("verify")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "stored events: 16, of which 15 reporting events; 15 match their digests",
+        "log leaves: 15 recomputed from the stored events, compared",
+    ]
+    assert lines[2].startswith("tree heads: 1 recorded, 1 match the recomputed tree (root of 15")
+    assert re.fullmatch(r"projections: \d+ tables, \d+ rows, compared with a fresh fold", lines[3])
+    assert lines[-1] == "OK: the log and the projections verify"
+
+
+def test_verify_exits_1_naming_the_first_bad_index(knewwhen, database: str) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    raw = Raw(database)
+    try:
+        raw.drop_triggers()
+        raw.delete(raw.position_of(3))
+    finally:
+        raw.close()
+    code, _, err = knewwhen("verify")
+    assert code == 1
+    assert err.startswith("knewwhen verify: FAILED: index 3: ")
+
+
+def test_provenance_prints_prov_json_or_prov_n(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    code, out, _ = knewwhen(
+        "provenance", STORY, "sessions-take-away-children", "--at", "2021-02-01"
+    )
+    assert code == 0
+    document = ProvDocument.deserialize(content=out, format="json")
+    entities = {str(e.identifier) for e in document.get_records(ProvEntity)}
+    assert "st:claim/sessions-take-away-children" in entities
+    activities = {str(a.identifier) for a in document.get_records(ProvActivity)}
+    assert "st:event/nyt-2020-10-06-story" in activities
+    code, out, _ = knewwhen(
+        "provenance",
+        STORY,
+        "--at",
+        "2020-10-07",
+        "--recorded-before",
+        "2100-01-01",
+        "--format",
+        "provn",
+    )
+    assert code == 0
+    assert out.startswith("document\n")
+    assert out.rstrip().endswith("endDocument")
+    assert "activity(st:event/guardian-2020-10-08-correction" not in out
+    assert "activity(st:event/nyt-2020-10-06-story" in out
+
+
+def test_provenance_refusals_name_the_story_or_claim(knewwhen) -> None:  # type: ignore[no-untyped-def]
+    assert knewwhen("provenance", "nope") == (1, "", "knewwhen provenance: no story 'nope'\n")
+    knewwhen("import", "--bundled")
+    code, out, err = knewwhen("provenance", STORY, "no-such-claim")
+    assert (code, out) == (1, "")
+    assert err.startswith(
+        f"knewwhen provenance: story {STORY!r} has no claim 'no-such-claim' public at "
+    )
+    code, _, err = knewwhen(
+        "provenance", STORY, "sessions-take-away-children", "--at", "2020-10-01"
+    )
+    assert code == 1
+    assert "no claim 'sessions-take-away-children' public at 2020-10-01T23:59:59.999999Z" in err
+    code, _, err = knewwhen("provenance", STORY, "--at", "yesterday")
+    assert code == 2
+    assert "--at: 'yesterday' is neither" in err

@@ -1,0 +1,213 @@
+"""The OpenAPI paths of the audit endpoints (the verifiable log and W3C PROV), merged into
+``service.openapi``.
+
+Self-contained (it does not import ``service.openapi``, which imports it): the schemas it
+names are the Structs in ``STRUCTS``, the hand-written ``SCHEMAS`` and the shared ``Problem``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.events import ID_PATTERN
+from service.audit.log import ConsistencyProof, InclusionProof, LogEntry, TreeHead
+from service.provn import MEDIA_TYPE as PROVN
+from service.routes_audit import MAX_SIZE, VerifyAnswer
+
+STRUCTS = (TreeHead, LogEntry, InclusionProof, ConsistencyProof, VerifyAnswer)
+REF = "#/components/schemas/{name}"
+PROBLEM = "application/problem+json"
+MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
+STATUS = {
+    400: "An unusable parameter: not an integer, a leaf index or tree size the log does not "
+    "have, or an unreadable time; errors[].parameter names it",
+    401: "A bearer token is required here, or the one sent is not valid (WWW-Authenticate: Bearer)",
+    403: "The token's role may not do this (verify needs admin)",
+    404: "No such leaf, or story; or a claim not public at that moment",
+    503: "min_position was not reached in time (Retry-After), or the database does not answer",
+}
+SECURITY: list[dict[str, list[str]]] = [{}, {"bearer": []}]
+RECORDS = {"type": "object", "additionalProperties": {"type": "object"}}
+SCHEMAS: dict[str, Any] = {
+    "ProvDocument": {
+        "title": "ProvDocument",
+        "description": "A W3C PROV-JSON document (https://www.w3.org/submissions/prov-json/): "
+        "its prefixes, then its records by kind (entity, activity, agent, wasGeneratedBy, "
+        "used, …), each keyed by its identifier. The mapping is in decision 004.",
+        "type": "object",
+        "required": ["prefix", "entity", "activity", "agent"],
+        "properties": {
+            "prefix": {"type": "object", "additionalProperties": {"type": "string"}},
+            "entity": RECORDS,
+            "activity": RECORDS,
+            "agent": RECORDS,
+        },
+        "additionalProperties": RECORDS,
+    }
+}
+
+
+def header(description: str) -> dict[str, Any]:
+    """A response header object."""
+    return {"description": description, "schema": {"type": "string"}}
+
+
+POSITION = header("The last ledger position the projections had applied when answering")
+HEADERS = {
+    401: {"WWW-Authenticate": header("Bearer challenge (RFC 6750)")},
+    503: {"Retry-After": header("Seconds to wait before retrying")},
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": REF.format(name=name)}
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    """Problem responses for the given statuses."""
+    found: dict[str, Any] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": STATUS[status],
+            "content": {PROBLEM: {"schema": ref("Problem")}},
+        }
+        if status in HEADERS:
+            response["headers"] = HEADERS[status]
+        found[str(status)] = response
+    return found
+
+
+def param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter."""
+    return {
+        "name": name,
+        "in": where,
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def size(name: str, description: str, minimum: int) -> dict[str, Any]:
+    """A required integer query parameter: a leaf index or a tree size."""
+    schema = {"type": "integer", "minimum": minimum, "maximum": MAX_SIZE}
+    return {**param(name, "query", description, schema), "required": True}
+
+
+def path_id(name: str, description: str, example: str) -> dict[str, Any]:
+    """A required id in the path."""
+    schema = {"type": "string", "pattern": ID_PATTERN}
+    return {**param(name, "path", description, schema), "required": True, "example": example}
+
+
+STORY = path_id("story", "The story id", "doj-zero-tolerance")
+CLAIM = path_id("claim", "The claim id", "sessions-take-away-children")
+AT = param(
+    "at", "query", f"The moment of public knowledge; default now: {MOMENT}", {"type": "string"}
+)
+BEFORE = param(
+    "recorded_before", "query", f"Only events recorded before this: {MOMENT}", {"type": "string"}
+)
+MIN_POSITION = param(
+    "min_position",
+    "query",
+    "Wait (bounded) until the projections have applied this position; 503 if they do not in time",
+    {"type": "integer", "minimum": 0},
+)
+
+
+def read(
+    summary: str, params: list[dict[str, Any]], content: dict[str, Any], *statuses: int
+) -> dict[str, Any]:
+    """A GET any reader may ask, answering 200 with ``content`` and ``Knewwhen-Position``."""
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [*params, MIN_POSITION],
+            "security": SECURITY,
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "headers": {"Knewwhen-Position": POSITION},
+                    "content": content,
+                },
+                **errors(*sorted({400, 401, 503, *statuses})),
+            },
+        }
+    }
+
+
+def json(name: str) -> dict[str, Any]:
+    """JSON content of a component schema."""
+    return {"application/json": {"schema": ref(name)}}
+
+
+def provenance(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    """A provenance GET: PROV-JSON, or PROV-N when Accept names it."""
+    content = {**json("ProvDocument"), PROVN: {"schema": {"type": "string"}}}
+    operation = read(summary, [*params, AT, BEFORE], content, 404)
+    operation["get"]["description"] = (
+        f"PROV-JSON by default; PROV-N when Accept names {PROVN}. Covers what was public at "
+        "`at`, as recorded before `recorded_before`."
+    )
+    operation["get"]["responses"]["200"]["headers"]["Vary"] = header("Accept")
+    return operation
+
+
+def paths() -> dict[str, Any]:
+    """The verifiable log and provenance paths of the OpenAPI document."""
+    verify = {
+        "get": {
+            "summary": "Verify (admins): recompute the log from the stored events, check every "
+            "tree head and every projection table; the first failing leaf index",
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {
+                    "description": "What was checked, and the verdict",
+                    "content": json("VerifyAnswer"),
+                },
+                **errors(401, 403),
+            },
+        }
+    }
+    index = {
+        **param("index", "path", "The leaf index (0, 1, …)", {"type": "integer", "minimum": 0}),
+        "required": True,
+        "example": 0,
+    }
+    return {
+        "/v1/log": read(
+            "The log's current tree head (RFC 9162): its size and root hash", [], json("TreeHead")
+        ),
+        "/v1/log/entries/{index}": read(
+            "One leaf: its canonical JSON and its RFC 9162 leaf hash",
+            [index],
+            json("LogEntry"),
+            404,
+        ),
+        "/v1/log/proof/inclusion": read(
+            "The RFC 9162 audit path of leaf `index` in the tree of `tree_size` leaves",
+            [
+                size("index", "The leaf index; below tree_size", 0),
+                size("tree_size", "The tree size; at most the current size", 1),
+            ],
+            json("InclusionProof"),
+        ),
+        "/v1/log/proof/consistency": read(
+            "The RFC 9162 consistency path from the tree of `first` leaves to `second`",
+            [
+                size("first", "The earlier tree size; at most second", 1),
+                size("second", "The later tree size; at most the current size", 1),
+            ],
+            json("ConsistencyProof"),
+        ),
+        "/v1/log/verify": verify,
+        "/v1/stories/{story}/claims/{claim}/provenance": provenance(
+            "The W3C PROV of one claim: the events behind it, their sources, documents and citations",
+            [STORY, CLAIM],
+        ),
+        "/v1/stories/{story}/provenance": provenance(
+            "The W3C PROV of a whole story at a moment", [STORY]
+        ),
+    }

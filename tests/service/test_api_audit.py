@@ -1,0 +1,97 @@
+"""The audit endpoints through the real app (``service.api.create_app``): mounted and answering."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from prov.model import ProvActivity, ProvDocument, ProvEntity
+from starlette.testclient import TestClient
+
+from service.application import Ledger
+from service.cli import bundled_story_path
+from service.importer import import_file
+from tests.service.wire import bearer
+from tests.unit.test_merkle import verify_inclusion
+
+STORY = "doj-zero-tolerance"
+CLAIM = "sessions-take-away-children"
+CONFIRMATION = {
+    "id": "ap-2021-01-15-confirms",
+    "type": "report_confirmed",
+    "source": "ap",
+    "published_at": "2021-01-15T12:00:00Z",
+    "claims": [{"id": CLAIM, "stance": "confirms"}],
+}
+
+
+def test_the_log_counts_every_append_and_proves_the_new_leaf(
+    client: TestClient, ledger: Ledger, tokens: dict[str, str]
+) -> None:
+    assert client.get("/v1/log").json() == {
+        "tree_size": 0,
+        "root_hash": hashlib.sha256(b"").hexdigest(),
+    }
+    import_file(ledger, bundled_story_path(), "cli:test")
+    assert client.get("/v1/log").json()["tree_size"] == 15
+    posted = client.post(
+        f"/v1/stories/{STORY}/events", json=CONFIRMATION, headers=bearer(tokens["writer"])
+    )
+    assert posted.status_code == 201, posted.text
+    head = client.get("/v1/log", params={"min_position": posted.json()["position"]})
+    assert head.status_code == 200
+    assert head.json()["tree_size"] == 16
+    assert int(head.headers["knewwhen-position"]) >= posted.json()["position"]
+    entry = client.get("/v1/log/entries/15").json()
+    leaf = json.loads(entry["leaf"])
+    assert (leaf["id"], leaf["story"], leaf["recorded_by"]) == (
+        CONFIRMATION["id"],
+        STORY,
+        "newsroom",
+    )
+    proof = client.get("/v1/log/proof/inclusion", params={"index": 15, "tree_size": 16}).json()
+    path = [bytes.fromhex(h) for h in proof["audit_path"]]
+    root = bytes.fromhex(head.json()["root_hash"])
+    assert verify_inclusion(bytes.fromhex(entry["leaf_hash"]), 15, 16, path, root)
+    consistency = client.get("/v1/log/proof/consistency", params={"first": 15, "second": 16})
+    assert consistency.status_code == 200
+    assert consistency.json()["consistency_path"]
+
+
+def test_the_bundled_story_provenance_parses_as_prov(client: TestClient, ledger: Ledger) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    story = client.get(f"/v1/stories/{STORY}/provenance", params={"at": "2021-02-01"})
+    assert story.status_code == 200
+    assert story.headers["content-type"] == "application/json"
+    assert story.headers["vary"] == "Accept"
+    document = ProvDocument.deserialize(content=story.text, format="json")
+    bundled = [json.loads(line) for line in bundled_story_path().read_text().splitlines() if line]
+    activities = {str(a.identifier) for a in document.get_records(ProvActivity)}
+    assert activities == {f"st:event/{e['id']}" for e in bundled}
+    entities = {str(e.identifier) for e in document.get_records(ProvEntity)}
+    assert f"st:claim/{CLAIM}" in entities
+    claim = client.get(
+        f"/v1/stories/{STORY}/claims/{CLAIM}/provenance",
+        headers={"Accept": "text/provenance-notation"},
+    )
+    assert claim.status_code == 200
+    assert claim.headers["content-type"] == "text/provenance-notation; charset=utf-8"
+    assert claim.text.startswith("document\n")
+    assert f"entity(st:claim/{CLAIM}" in claim.text
+    missing = client.get(f"/v1/stories/{STORY}/claims/no-such-claim/provenance")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_verify_answers_admins_through_the_app(
+    client: TestClient, ledger: Ledger, tokens: dict[str, str]
+) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    assert client.get("/v1/log/verify", headers=bearer(tokens["reader"])).status_code == 403
+    r = client.get("/v1/log/verify", headers=bearer(tokens["admin"]))
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["ok"], body["failure"], body["failure_index"]) == (True, None, None)
+    assert (
+        "stored events: 16, of which 15 reporting events; 15 match their digests" in body["checked"]
+    )
