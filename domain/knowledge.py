@@ -61,6 +61,9 @@ class ClaimState(Struct, frozen=True):
     first_reported_by: str | None
     occurred_at: str | None
     events: tuple[str, ...]
+    # The sources that ever released the claim in their own document, so a fold can resume
+    # from this state; None in states stored before it was kept (resume refolds those whole).
+    primary_sources: tuple[str, ...] | None = None
 
 
 class DocumentAct(Struct, frozen=True, array_like=True):
@@ -164,42 +167,61 @@ def act_order(act: ClaimAct | DocumentAct) -> tuple[datetime, int]:
     return (act.published_at, act.position)
 
 
-def fold_claim(claim_id: str, acts: Iterable[ClaimAct]) -> Iterator[ClaimState]:
-    """Apply acts (already in ``act_order``) and yield the claim's state after each one."""
+def fold_claim(
+    claim_id: str, acts: Iterable[ClaimAct], after: ClaimState | None = None
+) -> Iterator[ClaimState]:
+    """Apply acts (already in ``act_order``) and yield the claim's state after each one.
+
+    ``after`` resumes the fold from the state after the acts that precede ``acts``, so a
+    projection re-folds only from its earliest new act (it must carry ``primary_sources``).
+    A source whose latest stance is ``retracts`` counts like one never heard from, so the
+    supporters and disputers of a state are all a resumed fold needs of the stances.
+    """
     latest: dict[str, str] = {}
     primary_sources: set[str] = set()
-    first_text: str | None = None
-    corrected_text: str | None = None
-    asserted_occurred: str | None = None
-    corrected_occurred: str | None = None
+    text: str | None = None
+    occurred_at: str | None = None
     first_at: datetime | None = None
     first_by: str | None = None
     events: list[str] = []
+    if after is not None:
+        assert after.primary_sources is not None, "resume needs a state that keeps its sources"
+        latest = dict.fromkeys(after.supported_by, "asserts")
+        latest.update(dict.fromkeys(after.disputed_by, "disputes"))
+        primary_sources = set(after.primary_sources)
+        text, occurred_at = after.text, after.occurred_at
+        first_at, first_by = after.first_reported_at, after.first_reported_by
+        events = list(after.events)
     for act in acts:
         latest[act.source] = act.stance
         if act.primary:
             primary_sources.add(act.source)
         if act.stance == "asserts":
             if first_at is None:
-                first_at, first_by, first_text = act.published_at, act.source, act.text
-            asserted_occurred = asserted_occurred or act.occurred_at
+                # The first assertion's text shows unless a correction came before it.
+                first_at, first_by = act.published_at, act.source
+                text = act.text if text is None else text
+            # A correction's occurred_at wins over any assertion's; the first assertion's
+            # wins over later ones: either way, a set value stays.
+            occurred_at = occurred_at or act.occurred_at
         elif act.stance == "corrects":
-            corrected_text = act.text
-            corrected_occurred = act.occurred_at or corrected_occurred
+            text = act.text
+            occurred_at = act.occurred_at or occurred_at
         events.append(act.event_id)
         supported = sorted(s for s, st in latest.items() if st in SUPPORTING_STANCES)
         disputed = sorted(s for s, st in latest.items() if st == "disputes")
         yield ClaimState(
             id=claim_id,
             visible=first_at is not None,
-            text=corrected_text if corrected_text is not None else first_text,
+            text=text,
             status=claim_status(supported, primary_sources),
             supported_by=tuple(supported),
             disputed_by=tuple(disputed),
             first_reported_at=first_at,
             first_reported_by=first_by,
-            occurred_at=corrected_occurred or asserted_occurred,
+            occurred_at=occurred_at,
             events=tuple(events),
+            primary_sources=tuple(sorted(primary_sources)),
         )
 
 

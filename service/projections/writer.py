@@ -77,18 +77,64 @@ def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
 
 @dataclass(frozen=True)
 class Subject:
-    """What the projector keeps for one kind of thing acts are about: claims or documents."""
+    """What the projector keeps for one kind of thing acts are about: claims or documents.
+
+    A resumable subject re-folds from the stored state before its earliest new act (claims:
+    their acts accumulate); the others re-fold all their acts (documents have few each).
+    """
 
     column: str
     things: str
     acts: str
     states: str
     decode_act: Callable[[bytes], Any]
-    fold: Callable[[str, list[Any]], Iterator[Any]]
+    fold: Callable[[str, list[Any], Any], Iterator[Any]]
+    decode_state: Callable[[bytes], Any] | None = None
+    can_resume: Callable[[Any], bool] = lambda state: False
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a fold of this subject can resume from a stored state."""
+        return self.decode_state is not None
+
+    @property
+    def prior_states(self) -> str:
+        """Per start point, the latest-recorded state row strictly before it (act order)."""
+        return (
+            "WITH starts(k, p, pos) AS (VALUES {values})"
+            f" SELECT starts.k AS k, (SELECT s.state FROM {self.states} s"
+            f" WHERE s.story = ? AND s.{self.column} = starts.k"
+            " AND (s.published_at < starts.p OR (s.published_at = starts.p AND s.position < starts.pos))"
+            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1) AS state"
+            " FROM starts"
+        )
+
+    @property
+    def acts_after(self) -> str:
+        """Per start point, the acts at or after it, in fold order."""
+        return (
+            "WITH starts(k, p, pos) AS (VALUES {values})"
+            f" SELECT starts.k AS k, a.act FROM starts JOIN {self.acts} a"
+            f" ON a.story = ? AND a.{self.column} = starts.k"
+            " AND (a.published_at > starts.p OR (a.published_at = starts.p AND a.position >= starts.pos))"
+            " ORDER BY starts.k, a.published_at, a.position"
+        )
+
+
+def fold_document_whole(key: str, acts: list[DocumentAct], after: None) -> Iterator[DocumentState]:
+    """Documents always re-fold from their first act."""
+    return fold_document(key, acts)
 
 
 CLAIMS = Subject(
-    "claim", "kw_claims", "kw_claim_acts", "kw_claim_states", decode_claim_act, fold_claim
+    "claim",
+    "kw_claims",
+    "kw_claim_acts",
+    "kw_claim_states",
+    decode_claim_act,
+    fold_claim,
+    msgspec.msgpack.Decoder(ClaimState).decode,
+    lambda state: state.primary_sources is not None,
 )
 DOCUMENTS = Subject(
     "document",
@@ -96,9 +142,11 @@ DOCUMENTS = Subject(
     "kw_document_acts",
     "kw_document_states",
     decode_document_act,
-    fold_document,
+    fold_document_whole,
 )
 IN_LIST_CHUNK = 500
+POINTS_CHUNK = 300
+ResumePoint = tuple[str, datetime, int]
 
 
 class AppendHook(Protocol):
@@ -233,13 +281,21 @@ class Projector:
             )
         )
         acts: dict[str, list[Any]] = {key: [] for key in keys}
-        if known:
+        resumed: dict[str, Any] = {}
+        if subject.resumable and known:
+            points = [(key, *starts[key]) for key in sorted(known)]
+            resumed = self._resumable_states(cursor, subject, story, points)
+            acts.update(
+                self._acts_from(cursor, subject, story, [p for p in points if p[0] in resumed])
+            )
+        whole = sorted(known.difference(resumed))
+        if whole:
             for row in self._select_in(
                 cursor,
                 subject,
                 f"SELECT {subject.column} AS k, act FROM {subject.acts}",
                 story,
-                sorted(known),
+                whole,
                 f" ORDER BY {subject.column}, published_at, position",
                 whole_rows=True,
             ):
@@ -251,16 +307,56 @@ class Projector:
         for key, key_acts in acts.items():
             if key not in known:
                 key_acts.sort(key=act_order)
-            state_rows.extend(
-                rows_from(
-                    story, key, key_acts, subject.fold(key, key_acts), starts[key], recorded_at
-                )
-            )
+            states = subject.fold(key, key_acts, resumed.get(key))
+            state_rows.extend(rows_from(story, key, key_acts, states, starts[key], recorded_at))
         cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), state_rows)
         new = [(story, key) for key in keys if key not in known]
         if new:
             cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?)"), new)
         return len(new)
+
+    def _resumable_states(
+        self, cursor: Any, subject: Subject, story: str, points: list[ResumePoint]
+    ) -> dict[str, Any]:
+        """For each (key, start), the current state just before ``start``, where resumable.
+
+        The latest-recorded row among those before ``start`` is that state (decision 002: the
+        last append that touched an earlier act rewrote every state from there on). Keys with
+        nothing before ``start``, or whose row predates resumable states, are left out: they
+        re-fold whole.
+        """
+        found: dict[str, Any] = {}
+        for rows in self._with_points(cursor, subject.prior_states, story, points):
+            for row in rows:
+                if row["state"] is not None:
+                    state = subject.decode_state(row["state"])
+                    if subject.can_resume(state):
+                        found[row["k"]] = state
+        return found
+
+    def _acts_from(
+        self, cursor: Any, subject: Subject, story: str, points: list[ResumePoint]
+    ) -> dict[str, list[Any]]:
+        """Each key's acts at or after its start (this batch's included), in fold order."""
+        acts: dict[str, list[Any]] = {key: [] for key, _, _ in points}
+        for rows in self._with_points(cursor, subject.acts_after, story, points):
+            for row in rows:
+                acts[row["k"]].append(subject.decode_act(row["act"]))
+        return acts
+
+    def _with_points(
+        self, cursor: Any, template: str, story: str, points: list[ResumePoint]
+    ) -> Iterator[list[Any]]:
+        """Run a query over ``WITH starts(k, p, pos) AS (VALUES …)`` in chunks; yield the rows."""
+        for i in range(0, len(points), POINTS_CHUNK):
+            chunk = points[i : i + POINTS_CHUNK]
+            values = ",".join(["(?,?,?)"] * len(chunk))
+            params: list[Any] = []
+            for key, published_at, position in chunk:
+                params.extend((key, micros(published_at), position))
+            params.append(story)
+            cursor.execute(self.dialect.sql(template.format(values=values)), params)
+            yield cursor.fetchall()
 
     def _select_in(
         self,

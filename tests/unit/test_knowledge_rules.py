@@ -207,3 +207,30 @@ def test_claims_are_sorted_by_first_report_then_id() -> None:
 def test_other_stories_are_not_folded() -> None:
     mixed = [*recorded("s", LEAK), RecordedEvent("other", NBC, 9, RECORDED, "t")]
     assert knowledge_at("s", mixed, at("2030-01-01T00:00")).events_applied == 1
+
+
+def test_the_first_asserted_occurred_at_stands_until_a_correction_names_another() -> None:
+    later = event(
+        "story_published",
+        "wapo",
+        "wapo",
+        "2020-10-07T02:00",
+        claim("c1", "asserts", "WaPo wording", "2018-06-01"),
+    )
+    assert only_claim(known(LEAK, later)).occurred_at == "2018-05-11"
+    fix = event(
+        "correction_issued",
+        "nyt-fix",
+        "nyt",
+        "2020-10-08T00:00",
+        claim("c1", "corrects", "Corrected wording", "2018-05-07"),
+    )
+    undated_fix = event(
+        "correction_issued",
+        "nyt-fix-2",
+        "nyt",
+        "2020-10-09T00:00",
+        claim("c1", "corrects", "Corrected again"),
+    )
+    c = only_claim(known(LEAK, later, fix, undated_fix))
+    assert (c.occurred_at, c.text) == ("2018-05-07", "Corrected again")
