@@ -160,7 +160,9 @@ class Ledger(Application[str]):
     def _forget(self, *story_ids: str) -> None:
         """Drop stories from the aggregate cache after a failed command or save."""
         cache = self.repository.cache
-        for story_id in story_ids if cache is not None else ():
+        if cache is None:
+            return
+        for story_id in story_ids:
             with contextlib.suppress(KeyError):
                 cache.get(story_id, evict=True)
 

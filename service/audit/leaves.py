@@ -2,7 +2,7 @@
 
 A leaf is the reporting event's fields plus ``story``, ``recorded_at`` and ``recorded_by``,
 encoded by msgspec with every object's keys sorted, no whitespace, UTF-8; times are RFC 3339
-in UTC with ``Z`` (docs/decisions/004-verifiable-log.md).
+in UTC with ``Z`` (docs/decisions/004-verifiable-log-and-provenance.md).
 """
 
 from __future__ import annotations

@@ -325,11 +325,13 @@ class Projector:
         nothing before ``start``, or whose row predates resumable states, are left out: they
         re-fold whole.
         """
+        decode = subject.decode_state
+        assert decode is not None, "only resumable subjects have states to resume from"
         found: dict[str, Any] = {}
         for rows in self._with_points(cursor, subject.prior_states, story, points):
             for row in rows:
                 if row["state"] is not None:
-                    state = subject.decode_state(row["state"])
+                    state = decode(row["state"])
                     if subject.can_resume(state):
                         found[row["k"]] = state
         return found
