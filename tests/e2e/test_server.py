@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import fresh_postgres_database
+
 KNEWWHEN = str(Path(sys.executable).parent / "knewwhen")
 STORY = "doj-zero-tolerance"
 READY_WITHIN_SECONDS = 30.0
@@ -287,11 +289,13 @@ def test_the_log_and_provenance_are_served_and_verify_agrees(server: Server) -> 
 
 
 @pytest.fixture
-def workers(database: str, tmp_path: Path) -> Iterator[Server]:
-    """Two worker processes over one PostgreSQL database."""
-    if "://" not in database:
-        pytest.skip("several workers share one PostgreSQL database")
-    yield from start(database, tmp_path / "server.log", "--workers", "2")
+def workers(postgres_server: str, tmp_path: Path) -> Iterator[Server]:
+    """Two worker processes over one PostgreSQL database (PostgreSQL only: no SQLite variant)."""
+    databases = fresh_postgres_database(postgres_server)
+    try:
+        yield from start(next(databases), tmp_path / "server.log", "--workers", "2")
+    finally:
+        databases.close()
 
 
 def test_several_workers_serve_one_database(workers: Server) -> None:
