@@ -3,7 +3,8 @@
 Leaves are given as leaf hashes (see :func:`leaf_hash`). The plain functions recompute the tree
 on every call and serve as the readable reference; :class:`MerkleTree` answers the same questions
 for any historical size of an append-only log in O(log n) hash operations by caching the hashes
-of complete, aligned power-of-two subtrees.
+of complete, aligned power-of-two subtrees; :class:`CompactMerkleTree` does the same keeping only
+the subtrees of a block or more (and the last two blocks' leaves), reading other leaves back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactMerkleTree",
+    "LeafReader",
     "MerkleTree",
     "consistency_path",
     "inclusion_path",
@@ -177,3 +180,119 @@ class MerkleTree:
         n = len(self) if second is None else second
         _check_consistency(first, n, len(self))
         return _subproof(self._mth, first, 0, n, True)
+
+
+LeafReader = Callable[[int, int], Sequence[bytes]]
+"""Returns the stored leaf hashes in the half-open range [lo, hi)."""
+
+
+class CompactMerkleTree:
+    """The same answers as :class:`MerkleTree` in memory that grows by 32 bytes per block.
+
+    It keeps the hashes of complete aligned subtrees of ``2**block_height`` leaves or more,
+    and the leaves of the open block and of the block before it. A root of an older size, or
+    a proof, that needs other leaves reads them back through ``read`` (one block at a time).
+    """
+
+    def __init__(self, block_height: int = 10) -> None:
+        self.block_height = block_height
+        self.block = 1 << block_height
+        self._size = 0
+        self._levels: list[bytearray] = [bytearray()]
+        self._open = MerkleTree()
+        self._last: MerkleTree | None = None
+        self._read_back: tuple[int, MerkleTree] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, leaf_hash: bytes) -> int:
+        """Add one leaf hash, closing its block when it is the block's last; return its index."""
+        index = self._size
+        self._open.append(leaf_hash)
+        self._size += 1
+        if len(self._open) == self.block:
+            self._push(self._open.root())
+            self._last, self._open = self._open, MerkleTree()
+        return index
+
+    def _push(self, node: bytes) -> None:
+        level = 0
+        self._levels[0] += node
+        while len(self._levels[level]) // HASH_SIZE % 2 == 0:
+            nodes = self._levels[level]
+            node = node_hash(bytes(nodes[-2 * HASH_SIZE : -HASH_SIZE]), node)
+            level += 1
+            if level == len(self._levels):
+                self._levels.append(bytearray())
+            self._levels[level] += node
+
+    def held_leaf(self, index: int) -> bytes | None:
+        """Leaf ``index`` when it is in one of the two blocks held in memory, else None."""
+        tree, start = self._held_block(index - index % self.block)
+        if tree is None or not 0 <= index - start < len(tree):
+            return None
+        return tree.leaf_hashes[index - start]
+
+    def _held_block(self, start: int) -> tuple[MerkleTree | None, int]:
+        open_start = self._size - len(self._open)
+        if start == open_start:
+            return self._open, start
+        if self._last is not None and start == open_start - self.block:
+            return self._last, start
+        return None, start
+
+    def _block_tree(self, start: int, read: LeafReader | None) -> MerkleTree:
+        """The block starting at leaf ``start``: held, or read back (and kept until the next)."""
+        held, _ = self._held_block(start)
+        if held is not None:
+            return held
+        if self._read_back is not None and self._read_back[0] == start:
+            return self._read_back[1]
+        if read is None:
+            raise LookupError(f"leaves from {start} are not held and no reader was given")
+        tree = MerkleTree(read(start, min(start + self.block, self._size)))
+        self._read_back = (start, tree)
+        return tree
+
+    def _mth(self, lo: int, hi: int, read: LeafReader | None) -> bytes:
+        n = hi - lo
+        if n >= self.block:
+            if n & (n - 1) == 0:
+                level = n.bit_length() - 1 - self.block_height
+                at = (lo >> (self.block_height + level)) * HASH_SIZE
+                return bytes(self._levels[level][at : at + HASH_SIZE])
+            k = _split(n)
+            return node_hash(self._mth(lo, lo + k, read), self._mth(lo + k, hi, read))
+        start = lo - lo % self.block
+        return self._block_tree(start, read)._mth(lo - start, hi - start)
+
+    def truncate(self, size: int, read: LeafReader) -> None:
+        """Forget every leaf from ``size`` on (appends that rolled back); re-read the tail."""
+        if not 0 <= size <= self._size:
+            raise ValueError(f"tree size {size} out of range: need 0 <= size <= {self._size}")
+        blocks = size // self.block
+        for level, nodes in enumerate(self._levels):
+            del nodes[(blocks >> level) * HASH_SIZE :]
+        open_start = blocks * self.block
+        self._size = size
+        self._read_back = None
+        self._last = MerkleTree(read(open_start - self.block, open_start)) if blocks else None
+        self._open = MerkleTree(read(open_start, size) if size > open_start else ())
+
+    def root(self, size: int | None = None, read: LeafReader | None = None) -> bytes:
+        """The tree head over the first ``size`` leaves (default: all, never reading back)."""
+        n = self._size if size is None else size
+        if not 0 <= n <= self._size:
+            raise ValueError(f"tree size {n} out of range: need 0 <= size <= {self._size}")
+        return self._mth(0, n, read) if n else EMPTY_ROOT
+
+    def inclusion(self, index: int, size: int, read: LeafReader | None = None) -> list[bytes]:
+        """Audit path for leaf ``index`` in the tree of the first ``size`` leaves."""
+        _check_inclusion(index, size, self._size)
+        return _path(lambda lo, hi: self._mth(lo, hi, read), index, 0, size)
+
+    def consistency(self, first: int, second: int, read: LeafReader | None = None) -> list[bytes]:
+        """Consistency proof from size ``first`` to size ``second``."""
+        _check_consistency(first, second, self._size)
+        return _subproof(lambda lo, hi: self._mth(lo, hi, read), first, 0, second, True)

@@ -2,25 +2,28 @@
 
 ``after_append`` runs inside each append transaction, after the projection rows (so under the
 write lock): it gives every ``kw_events`` row the log lacks the next leaf index, in position
-order, and records the tree head. An in-process ``MerkleTree`` caches the leaf hashes; it
-catches up from ``kw_log_leaves`` (other processes append too) reading only the new leaves.
+order, and records the tree head. An in-process ``CompactMerkleTree`` caches the tree (the
+roots of complete blocks of ``2**BLOCK_HEIGHT`` leaves, and the last two blocks' leaves); it
+catches up from ``kw_log_leaves`` (other processes append too) reading only the new leaves,
+and reads older leaves back from the table when a proof or an old root needs them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from msgspec import Struct
 
 from service.audit.leaves import leaf_of_row
-from service.merkle import MerkleTree, leaf_hash
+from service.merkle import CompactMerkleTree, leaf_hash
 from service.projections.dialect import Dialect
 from service.projections.reader import Datastore
 
 PAGE = 1000
+BLOCK_HEIGHT = 8
 
 
 class TreeHead(Struct, frozen=True):
@@ -65,13 +68,14 @@ class OutOfRange(ValueError):
 class VerifiableLog:
     """Writes the log's rows in append transactions and answers heads, entries and proofs."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, block_height: int | None = None) -> None:
         q = dialect.sql
         columns = "leaf_index, position, leaf_hash"
         self.last_leaf = q(f"SELECT {columns} FROM kw_log_leaves ORDER BY leaf_index DESC LIMIT 1")
         self.leaf_at = q(f"SELECT {columns} FROM kw_log_leaves WHERE leaf_index = ?")
-        self.leaves_from = q(
-            f"SELECT {columns} FROM kw_log_leaves WHERE leaf_index >= ? ORDER BY leaf_index"
+        self.leaves_between = q(
+            "SELECT leaf_index, leaf_hash FROM kw_log_leaves"
+            " WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index"
         )
         self.unlogged = q(
             "SELECT position, story, recorded_at, recorded_by, body FROM kw_events"
@@ -82,7 +86,8 @@ class VerifiableLog:
         )
         self.insert_leaf = q("INSERT INTO kw_log_leaves VALUES (?,?,?)")
         self.insert_head = q("INSERT INTO kw_tree_heads VALUES (?,?,?)")
-        self._tree = MerkleTree()
+        self.block_height = BLOCK_HEIGHT if block_height is None else block_height
+        self._tree = CompactMerkleTree(self.block_height)
         self._lock = threading.Lock()
 
     def after_append(self, cursor: Any) -> None:
@@ -110,30 +115,48 @@ class VerifiableLog:
 
         With ``exact`` (writers) the cache must end where the table does; readers accept a
         cache that runs ahead (another thread's append, not yet committed) when it agrees.
+        A cache whose last leaves disagree with the table, or that it no longer holds to
+        compare, is rebuilt from the table.
         """
         cursor.execute(self.last_leaf)
         last = cursor.fetchone()
         if last is None:
-            self._tree = MerkleTree()
+            self._tree = CompactMerkleTree(self.block_height)
             return 0, 0
         size, position = last["leaf_index"] + 1, last["position"]
         cached = len(self._tree)
         if cached >= size:
-            agrees = self._tree.leaf_hashes[size - 1] == bytes(last["leaf_hash"])
-            if agrees and (cached == size or not exact):
+            if self._tree.held_leaf(size - 1) == bytes(last["leaf_hash"]):
+                if cached > size and exact:
+                    self._tree.truncate(size, self._reader(cursor))
                 return size, position
-            self._tree = MerkleTree()
+            self._tree = CompactMerkleTree(self.block_height)
         elif cached:
             cursor.execute(self.leaf_at, (cached - 1,))
             row = cursor.fetchone()
-            if row is None or bytes(row["leaf_hash"]) != self._tree.leaf_hashes[cached - 1]:
-                self._tree = MerkleTree()
-        cursor.execute(self.leaves_from, (len(self._tree),))
-        for row in cursor.fetchall():
-            if row["leaf_index"] != len(self._tree):
-                raise LookupError(f"the log has no leaf {len(self._tree)}")
-            self._tree.append(bytes(row["leaf_hash"]))
+            if row is None or bytes(row["leaf_hash"]) != self._tree.held_leaf(cached - 1):
+                self._tree = CompactMerkleTree(self.block_height)
+        while len(self._tree) < size:
+            start = len(self._tree)
+            for leaf in self._reader(cursor)(start, min(start + PAGE, size)):
+                self._tree.append(leaf)
         return size, position
+
+    def _reader(self, cursor: Any) -> Callable[[int, int], list[bytes]]:
+        """Reads the stored leaf hashes [lo, hi) through ``cursor``; a gap is a LookupError."""
+
+        def read(lo: int, hi: int) -> list[bytes]:
+            cursor.execute(self.leaves_between, (lo, hi))
+            found: list[bytes] = []
+            for row in cursor.fetchall():
+                if row["leaf_index"] != lo + len(found):
+                    break
+                found.append(bytes(row["leaf_hash"]))
+            if len(found) != hi - lo:
+                raise LookupError(f"the log has no leaf {lo + len(found)}")
+            return found
+
+        return read
 
     @contextmanager
     def _reading(self, datastore: Datastore) -> Iterator[tuple[Any, int]]:
@@ -144,8 +167,8 @@ class VerifiableLog:
 
     def head(self, datastore: Datastore) -> TreeHead:
         """The current tree size and root."""
-        with self._reading(datastore) as (_, size):
-            return TreeHead(size, self._tree.root(size).hex())
+        with self._reading(datastore) as (cursor, size):
+            return TreeHead(size, self._tree.root(size, self._reader(cursor)).hex())
 
     def entry(self, datastore: Datastore, index: int) -> LogEntry:
         """Leaf ``index``: its canonical JSON (rebuilt from ``kw_events``) and stored hash."""
@@ -163,7 +186,7 @@ class VerifiableLog:
 
     def inclusion(self, datastore: Datastore, index: int, tree_size: int) -> InclusionProof:
         """The RFC 9162 audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
-        with self._reading(datastore) as (_, size):
+        with self._reading(datastore) as (cursor, size):
             if not 0 < tree_size <= size:
                 raise OutOfRange(
                     "tree_size", f"tree_size {tree_size} out of range: need 1 <= size <= {size}"
@@ -172,12 +195,12 @@ class VerifiableLog:
                 raise OutOfRange(
                     "index", f"index {index} out of range: need 0 <= index < {tree_size}"
                 )
-            path = self._tree.inclusion(index, tree_size)
+            path = self._tree.inclusion(index, tree_size, self._reader(cursor))
         return InclusionProof(index, tree_size, [h.hex() for h in path])
 
     def consistency(self, datastore: Datastore, first: int, second: int) -> ConsistencyProof:
         """The RFC 9162 consistency path from the tree of ``first`` leaves to ``second``."""
-        with self._reading(datastore) as (_, size):
+        with self._reading(datastore) as (cursor, size):
             if not 0 < second <= size:
                 raise OutOfRange(
                     "second", f"second {second} out of range: need 1 <= second <= {size}"
@@ -186,5 +209,5 @@ class VerifiableLog:
                 raise OutOfRange(
                     "first", f"first {first} out of range: need 1 <= first <= {second}"
                 )
-            path = self._tree.consistency(first, second)
+            path = self._tree.consistency(first, second, self._reader(cursor))
         return ConsistencyProof(first, second, [h.hex() for h in path])

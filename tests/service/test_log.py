@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from service.application import Ledger
-from service.audit.log import OutOfRange, VerifiableLog
+from service.audit.log import OutOfRange, TreeHead, VerifiableLog
 from service.audit.verify import verify
-from service.merkle import root_hash
+from service.merkle import MerkleTree, root_hash
 from tests.builders import claim, document, event
 from tests.service.conftest import SteppingClock
 
@@ -195,3 +195,41 @@ def test_replay_leaves_the_log_and_its_heads_unchanged(ledger: Ledger) -> None:
     report = verify(ledger)
     assert report.ok, report.lines()
     assert any("5 reporting events" in line for line in report.lines())
+
+
+def test_with_blocks_of_two_leaves_heads_and_proofs_still_match_the_whole_tree(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 1)
+    clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
+    first, second = Ledger(database, clock=clock), Ledger(database, clock=clock)
+    try:
+        for story in "abc":
+            append_some(first, story)
+        append_some(second, "d")
+        log, datastore = log_of(first)
+        assert log.block_height == 1
+        assert log.head(datastore).tree_size == 20
+        log._tree.append(b"\x07" * 32)  # as if an append had rolled back after logging
+        append_some(first, "e")
+        leaves = [
+            r["leaf_hash"]
+            for r in rows(first, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
+        ]
+        whole = MerkleTree(leaves)
+        assert log.head(datastore) == TreeHead(25, whole.root().hex())
+        for size in (1, 6, 13, 25):
+            for index in range(size):
+                proof = log.inclusion(datastore, index, size).audit_path
+                assert proof == [h.hex() for h in whole.inclusion(index, size)]
+            for older in range(1, size + 1):
+                proof = log.consistency(datastore, older, size).consistency_path
+                assert proof == [h.hex() for h in whole.consistency(older, size)]
+        heads = rows(first, "SELECT tree_size, root_hash FROM kw_tree_heads")
+        assert all(h["root_hash"] == whole.root(h["tree_size"]) for h in heads)
+        assert len(log._tree) == 25
+        assert log._tree.held_leaf(20) is None
+        assert verify(first).ok
+    finally:
+        first.close()
+        second.close()
