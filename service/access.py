@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.requests import Request
 
 from service.application import Ledger
@@ -13,6 +16,7 @@ from service.settings import Settings
 from service.tokens import Principal, TokenStore
 
 REALM = 'Bearer realm="knewwhen"'
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,19 @@ class Services:
     settings: Settings
     ledger: Ledger
     tokens: TokenStore
+    reads: CapacityLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Made inside the lifespan, on the event loop the limiter belongs to.
+        object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
+
+    async def in_thread(self, work: Callable[..., T], *args: object) -> T:
+        """Run blocking database work in a worker thread, at most ``read_threads`` at once.
+
+        The bound keeps every reader on a pooled connection (the library's SQLite pool keeps
+        5 and closes any beyond), so a read never pays for a new connection and a cold cache.
+        """
+        return await anyio.to_thread.run_sync(work, *args, limiter=self.reads)
 
 
 def services(request: Request) -> Services:
@@ -58,7 +75,7 @@ async def authorize(request: Request, *, write: bool) -> Principal | None:
         if write or found.settings.read_token_required:
             raise unauthorized("this request needs a bearer token")
         return None
-    principal = await run_in_threadpool(found.tokens.authenticate, token)
+    principal = await found.in_thread(found.tokens.authenticate, token)
     if principal is None:
         raise unauthorized("the bearer token is not valid (unknown or revoked)", "invalid_token")
     request.state.principal = principal

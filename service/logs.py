@@ -87,10 +87,19 @@ class AccessLog:
             error = e
             if not response_started:
                 await internal_error()(scope, receive, send_logged)
+        level = logging.ERROR if error is not None else logging.INFO
+        if not ACCESS.isEnabledFor(level):
+            return
         principal = state.get("principal")
-        ACCESS.log(
-            logging.ERROR if error is not None else logging.INFO,
+        # A record made directly: Logger.log would walk the stack for a caller nobody reads.
+        record = ACCESS.makeRecord(
+            ACCESS.name,
+            level,
+            __file__,
+            0,
             "request",
+            (),
+            (type(error), error, error.__traceback__) if error is not None else None,
             extra={
                 "method": scope["method"],
                 "path": scope["path"],
@@ -98,5 +107,5 @@ class AccessLog:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "principal": principal.name if principal is not None else None,
             },
-            exc_info=error,
         )
+        ACCESS.handle(record)

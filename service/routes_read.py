@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from msgspec import Struct
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -67,13 +66,21 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
     return Response(_encode(value), status, headers=headers, media_type="application/json")
 
 
-async def reached_position(request: Request, found: Services) -> int:
-    """The applied position, after waiting (bounded) for ``?min_position`` if asked."""
-    wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    position = await run_in_threadpool(found.ledger.reader.position)
+Attempt = tuple[int, tuple[T] | None]
+"""The applied position, and the answer, or None when the position is short of ``min_position``."""
+
+
+async def until_reached(
+    found: Services, wanted: int | None, read: Callable[[Ledger], Attempt[T]]
+) -> tuple[int, T]:
+    """Run ``read`` in a worker thread; while it finds the projections short of ``wanted``,
+    retry (bounded by ``min_position_wait_seconds``, then 503)."""
     deadline = time.monotonic() + found.settings.min_position_wait_seconds
     pause = 0.01
-    while wanted is not None and position < wanted:
+    while True:
+        position, answer = await found.in_thread(read, found.ledger)
+        if answer is not None:
+            return position, answer[0]
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise HTTPProblem(
@@ -86,16 +93,23 @@ async def reached_position(request: Request, found: Services) -> int:
             )
         await asyncio.sleep(min(pause, remaining))
         pause = min(pause * 2, 0.25)
-        position = await run_in_threadpool(found.ledger.reader.position)
-    return position
 
 
 async def consult(request: Request, question: Callable[[Ledger], T]) -> tuple[T, dict[str, str]]:
-    """Authorize a read, wait for ``min_position``, then answer ``question`` off the event loop."""
+    """Authorize a read, wait for ``min_position``, then answer ``question`` off the event loop:
+    the position and the answer in one read snapshot, in one worker-thread hop."""
     found = services(request)
     await authorize(request, write=False)
-    position = await reached_position(request, found)
-    answer = await run_in_threadpool(question, found.ledger)
+    wanted = query_int(request, "min_position", 0, MAX_POSITION)
+
+    def read(ledger: Ledger) -> Attempt[T]:
+        with ledger.reader.snapshot():
+            position = ledger.reader.position()
+            if wanted is not None and position < wanted:
+                return position, None
+            return position, (question(ledger),)
+
+    position, answer = await until_reached(found, wanted, read)
     return answer, {POSITION_HEADER: str(position)}
 
 
@@ -218,7 +232,7 @@ async def healthz(request: Request) -> Response:
     """GET /healthz: 200 when the database answers, else 503."""
     found = services(request)
     try:
-        position = await run_in_threadpool(found.ledger.reader.position)
+        position = await found.in_thread(found.ledger.reader.position)
     except Exception:
         log.exception("health check failed")
         return respond(problem(503, "the database does not answer"), {"Retry-After": "1"})

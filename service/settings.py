@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from msgspec import Struct
 
 DEFAULT_DATABASE = "./var/knewwhen.sqlite3"
+DEFAULT_READ_THREADS = 4
 
 
 class Settings(Struct, frozen=True):
@@ -18,6 +19,7 @@ class Settings(Struct, frozen=True):
     read_token_required: bool = False
     tokens_file: str | None = None
     min_position_wait_seconds: float = 5.0
+    read_threads: int = DEFAULT_READ_THREADS
 
 
 def truthy(value: str | None) -> bool:
@@ -34,4 +36,5 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         read_token_required=truthy(env.get("KNEWWHEN_READ_TOKEN_REQUIRED")),
         tokens_file=env.get("KNEWWHEN_TOKENS_FILE") or None,
         min_position_wait_seconds=float(env.get("KNEWWHEN_MIN_POSITION_WAIT") or 5.0),
+        read_threads=max(1, int(env.get("KNEWWHEN_READ_THREADS") or DEFAULT_READ_THREADS)),
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ class Reader:
 
     def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
         self.datastore = datastore
+        self._snapshots = threading.local()
         q = dialect.sql
         state_probe = (
             "SELECT s.state FROM {table} s WHERE s.story = c.story AND s.{key} = c.{key}"
@@ -95,8 +97,31 @@ class Reader:
         self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
         self.max_position = q("SELECT MAX(position) AS p FROM kw_events")
 
-    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Answer every query this thread makes inside the block from one read transaction."""
+        if getattr(self._snapshots, "cursor", None) is not None:
+            yield
+            return
         with self.datastore.transaction(commit=False) as cursor:
+            self._snapshots.cursor = cursor
+            try:
+                yield
+            finally:
+                self._snapshots.cursor = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """The thread's snapshot cursor, or a read transaction of its own."""
+        cursor = getattr(self._snapshots, "cursor", None)
+        if cursor is not None:
+            yield cursor
+            return
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._transaction() as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 
@@ -108,7 +133,7 @@ class Reader:
     def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
         t, r = micros(at), recorded_bound(recorded_before)
-        with self.datastore.transaction(commit=False) as cursor:
+        with self._transaction() as cursor:
             cursor.execute(self.claims_at, (r, t, story))
             claims = [decode_claim_state(row["state"]) for row in cursor.fetchall() if row["state"]]
             cursor.execute(self.documents_at, (r, t, story))
@@ -227,7 +252,7 @@ class Reader:
 
     def receipts(self, story: str, event_ids: Sequence[str]) -> list[Receipt]:
         """The receipts of recorded events, in the order asked."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self._transaction() as cursor:
             found = []
             for event_id in event_ids:
                 cursor.execute(self.event_by_id, (story, event_id))
