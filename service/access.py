@@ -10,6 +10,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.requests import Request
 
+from service.answer_cache import AnswerCache
 from service.application import Ledger
 from service.problems import HTTPProblem, problem
 from service.settings import Settings
@@ -27,10 +28,12 @@ class Services:
     ledger: Ledger
     tokens: TokenStore
     reads: CapacityLimiter = field(init=False)
+    answers: AnswerCache = field(init=False)
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
         object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
+        object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
         """Run blocking database work in a worker thread, at most ``read_threads`` at once.

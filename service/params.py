@@ -68,6 +68,14 @@ def expected_version(request: Request) -> tuple[int | None, bool]:
     return version, False
 
 
+def if_none_match(request: Request, etag: str) -> bool:
+    """True when ``If-None-Match`` is ``*`` or lists ``etag`` (weak comparison, RFC 9110 §13.1.2)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    return any(t == "*" or t.removeprefix("W/") == etag for t in map(str.strip, header.split(",")))
+
+
 def check_json_content_type(request: Request) -> None:
     """A body must be JSON when its type is declared (415 otherwise)."""
     declared = request.headers.get("content-type")

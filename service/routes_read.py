@@ -1,7 +1,9 @@
 """Read endpoints: decode the question, ask the projections (in a worker thread), encode the answer.
 
 Every answer carries ``Knewwhen-Position``, the last position the projections had applied
-when the question was asked; ``?min_position=N`` waits (bounded) until they reach N.
+when the question was asked (for an immutable answer from the cache: when it was first
+read); ``?min_position=N`` waits (bounded) until they reach N. Knowledge at a given time,
+history, changes up to a given time and timelines are cached (``consult_cached``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,9 +22,11 @@ from starlette.responses import Response
 
 from domain.errors import StoryNotFound
 from service.access import Services, authorize, services
+from service.answer_cache import CachedAnswer, entity_tag
 from service.application import Ledger
-from service.params import path_id, query_int, query_moment
+from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
+from service.projections.reader import StoryTip
 from service.schemas import (
     Changes,
     ClaimHistory,
@@ -36,6 +40,7 @@ POSITION_HEADER = "Knewwhen-Position"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_POSITION = 2**62
+IMMUTABLE = "max-age=31536000, immutable"
 log = logging.getLogger("knewwhen.api")
 _encode = msgspec.json.Encoder().encode
 
@@ -113,6 +118,72 @@ async def consult(request: Request, question: Callable[[Ledger], T]) -> tuple[T,
     return answer, {POSITION_HEADER: str(position)}
 
 
+async def consult_cached(
+    request: Request,
+    story: str,
+    recorded_before: datetime | None,
+    key: tuple[Hashable, ...],
+    question: Callable[[Ledger], Any],
+) -> Response:
+    """Like ``consult``, but the encoded answer is cached under its full question ``key``.
+
+    An answer bounded by a ``recorded_before`` at or before the story's last recording (and
+    not in the future) can never change: later appends to the story are recorded after it.
+    It is cached under ``key`` alone, found without touching the database, and served as
+    immutable. Any other answer is cached under ``key`` and the story's last position (one
+    statement reads it) and served with ``no-cache``. Both carry an ``ETag``; a matching
+    ``If-None-Match`` gets 304.
+    """
+    found = services(request)
+    await authorize(request, write=False)
+    wanted = query_int(request, "min_position", 0, MAX_POSITION)
+    settled = found.answers.get(key)
+    if settled is not None and (wanted is None or wanted <= settled.position):
+        return answer_response(request, found, settled, settled.position)
+
+    def cached_key(tip: StoryTip | None) -> tuple[tuple[Hashable, ...], bool]:
+        if tip is None:
+            raise StoryNotFound(f"no story {story!r}")
+        immutable = recorded_before is not None and recorded_before <= min(
+            tip.recorded_at, datetime.now(UTC)
+        )
+        return (key if immutable else (*key, tip.position)), immutable
+
+    def read(ledger: Ledger) -> Attempt[CachedAnswer]:
+        position, tip = ledger.reader.position_and_tip(story)
+        if wanted is not None and position < wanted:
+            return position, None
+        cached = found.answers.get(cached_key(tip)[0])
+        if cached is not None:
+            return position, (cached,)
+        with ledger.reader.snapshot():
+            position, tip = ledger.reader.position_and_tip(story)
+            full_key, immutable = cached_key(tip)
+            body = _encode(question(ledger))
+        cached = CachedAnswer(body, entity_tag(body), position, immutable)
+        found.answers.put(full_key, cached)
+        return position, (cached,)
+
+    position, cached = await until_reached(found, wanted, read)
+    return answer_response(request, found, cached, position)
+
+
+def answer_response(
+    request: Request, found: Services, answer: CachedAnswer, position: int
+) -> Response:
+    """The cached answer, or 304 when ``If-None-Match`` names its ETag."""
+    if not answer.immutable:
+        cache_control = "no-cache"
+    elif found.settings.read_token_required:
+        cache_control = f"private, {IMMUTABLE}"
+    else:
+        cache_control = f"public, {IMMUTABLE}"
+    headers = {POSITION_HEADER: str(position), "ETag": answer.etag, "Cache-Control": cache_control}
+    if if_none_match(request, answer.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, headers=headers, media_type="application/json")
+
+
 def require_story(ledger: Ledger, story: str) -> StorySummary:
     """The story's summary, or ``StoryNotFound`` (404)."""
     summary = ledger.reader.story(story)
@@ -169,13 +240,17 @@ async def get_event(request: Request) -> Response:
 async def get_knowledge(request: Request) -> Response:
     """GET /v1/stories/{story}/knowledge?at=&recorded_before= (``at`` defaults to now)."""
     story = path_id(request, "story")
-    at = query_moment(request, "at") or datetime.now(UTC)
+    asked_at = query_moment(request, "at")
+    at = asked_at or datetime.now(UTC)
     recorded_before = query_moment(request, "recorded_before")
 
     def knowledge(ledger: Ledger) -> Any:
         require_story(ledger, story)
         return ledger.reader.knowledge(story, at, recorded_before)
 
+    if asked_at is not None:
+        key = ("knowledge", story, at, recorded_before)
+        return await consult_cached(request, story, recorded_before, key, knowledge)
     answer, headers = await consult(request, knowledge)
     return json_response(answer, headers=headers)
 
@@ -192,8 +267,8 @@ async def get_claim_history(request: Request) -> Response:
             raise not_found(f"story {story!r} has no claim {claim!r}", "claim-not-found")
         return ClaimHistory(story, claim, recorded_before, tuple(entries))
 
-    answer, headers = await consult(request, history)
-    return json_response(answer, headers=headers)
+    key = ("history", story, claim, recorded_before)
+    return await consult_cached(request, story, recorded_before, key, history)
 
 
 async def get_changes(request: Request) -> Response:
@@ -202,7 +277,8 @@ async def get_changes(request: Request) -> Response:
     start = query_moment(request, "from")
     if start is None:
         raise bad_parameter("from", "from is required: a timestamp or a date")
-    end = query_moment(request, "to") or datetime.now(UTC)
+    asked_end = query_moment(request, "to")
+    end = asked_end or datetime.now(UTC)
     recorded_before = query_moment(request, "recorded_before")
 
     def changes(ledger: Ledger) -> Changes:
@@ -210,6 +286,9 @@ async def get_changes(request: Request) -> Response:
         found = ledger.reader.changes(story, start, end, recorded_before)
         return Changes(story, start, end, recorded_before, tuple(found))
 
+    if asked_end is not None:
+        key = ("changes", story, start, end, recorded_before)
+        return await consult_cached(request, story, recorded_before, key, changes)
     answer, headers = await consult(request, changes)
     return json_response(answer, headers=headers)
 
@@ -224,8 +303,8 @@ async def get_timeline(request: Request) -> Response:
         entries = ledger.reader.timeline(story, recorded_before)
         return Timeline(story, recorded_before, tuple(entries))
 
-    answer, headers = await consult(request, timeline)
-    return json_response(answer, headers=headers)
+    key = ("timeline", story, recorded_before)
+    return await consult_cached(request, story, recorded_before, key, timeline)
 
 
 async def healthz(request: Request) -> Response:

@@ -22,6 +22,7 @@ def environment_of(settings: Settings) -> dict[str, str]:
         "KNEWWHEN_READ_TOKEN_REQUIRED": "1" if settings.read_token_required else "0",
         "KNEWWHEN_MIN_POSITION_WAIT": str(settings.min_position_wait_seconds),
         "KNEWWHEN_READ_THREADS": str(settings.read_threads),
+        "KNEWWHEN_ANSWER_CACHE_BYTES": str(settings.answer_cache_bytes),
     }
     if settings.tokens_file:
         found["KNEWWHEN_TOKENS_FILE"] = settings.tokens_file

@@ -9,6 +9,7 @@ from msgspec import Struct
 
 DEFAULT_DATABASE = "./var/knewwhen.sqlite3"
 DEFAULT_READ_THREADS = 4
+DEFAULT_ANSWER_CACHE_BYTES = 64 << 20
 
 
 class Settings(Struct, frozen=True):
@@ -20,6 +21,7 @@ class Settings(Struct, frozen=True):
     tokens_file: str | None = None
     min_position_wait_seconds: float = 5.0
     read_threads: int = DEFAULT_READ_THREADS
+    answer_cache_bytes: int = DEFAULT_ANSWER_CACHE_BYTES
 
 
 def truthy(value: str | None) -> bool:
@@ -37,4 +39,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         tokens_file=env.get("KNEWWHEN_TOKENS_FILE") or None,
         min_position_wait_seconds=float(env.get("KNEWWHEN_MIN_POSITION_WAIT") or 5.0),
         read_threads=max(1, int(env.get("KNEWWHEN_READ_THREADS") or DEFAULT_READ_THREADS)),
+        answer_cache_bytes=int(
+            env.get("KNEWWHEN_ANSWER_CACHE_BYTES") or DEFAULT_ANSWER_CACHE_BYTES
+        ),
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
+from msgspec import Struct
 
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
 from service.projections.dialect import Dialect
@@ -32,6 +33,13 @@ class Datastore(Protocol):
     """Either library datastore: both open a read transaction yielding a cursor."""
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
+
+
+class StoryTip(Struct, frozen=True):
+    """A story's last stored event: its position and when it was recorded."""
+
+    position: int
+    recorded_at: datetime
 
 
 def recorded_bound(recorded_before: datetime | None) -> int:
@@ -96,6 +104,11 @@ class Reader:
         self.story_rows = q("SELECT * FROM kw_stories ORDER BY story")
         self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
         self.max_position = q("SELECT MAX(position) AS p FROM kw_events")
+        self.position_and_story_tip = q(
+            "SELECT (SELECT MAX(position) FROM kw_events) AS p, s.last_position, e.recorded_at"
+            " FROM (SELECT 1 AS one) o LEFT JOIN kw_stories s ON s.story = ?"
+            " LEFT JOIN kw_events e ON e.position = s.last_position"
+        )
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -129,6 +142,19 @@ class Reader:
         """The last position the projections have applied (0 for an empty store)."""
         rows = self._rows(self.max_position)
         return int(rows[0]["p"] or 0)
+
+    def position_and_tip(self, story: str) -> tuple[int, StoryTip | None]:
+        """The applied position and the story's last stored event (None: no such story), in
+        one statement, so one consistent read even outside a snapshot.
+
+        Every later append to the story is recorded after the tip's ``recorded_at`` (checked
+        under the write lock), so answers bounded by a ``recorded_before`` ≤ it cannot change.
+        """
+        row = self._rows(self.position_and_story_tip, (story,))[0]
+        position = int(row["p"] or 0)
+        if row["last_position"] is None:
+            return position, None
+        return position, StoryTip(row["last_position"], from_micros(row["recorded_at"]))
 
     def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""

@@ -1,0 +1,68 @@
+"""Encoded answers kept in process: a least-recently-used map bounded by the bytes it holds.
+
+An answer is cached under its full question. Answers that can never change (bounded by a
+``recorded_before`` the story has already recorded past) are keyed by the question alone;
+the others also by the story's last position, so any append to the story makes them miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from msgspec import Struct
+
+ENTRY_OVERHEAD = 256
+"""Bytes counted per entry beyond its body: the key, the entry and the map's slot, roughly."""
+
+
+class CachedAnswer(Struct, frozen=True):
+    """An encoded answer, its strong ETag, and the position it was read at."""
+
+    body: bytes
+    etag: str
+    position: int
+    immutable: bool
+
+
+def entity_tag(body: bytes) -> str:
+    """A strong ETag for ``body``: a quoted 128-bit BLAKE2b digest of its bytes."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+class AnswerCache:
+    """Least recently used answers, holding at most ``max_bytes`` (0 keeps nothing)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.held_bytes = 0
+        self._entries: OrderedDict[Hashable, CachedAnswer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> CachedAnswer | None:
+        """The answer cached under ``key``, now the most recently used; None when absent."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, answer: CachedAnswer) -> None:
+        """Keep ``answer`` under ``key``, evicting the least recently used past the bound."""
+        size = len(answer.body) + ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.held_bytes -= len(old.body) + ENTRY_OVERHEAD
+            self._entries[key] = answer
+            self.held_bytes += size
+            while self.held_bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.held_bytes -= len(evicted.body) + ENTRY_OVERHEAD
