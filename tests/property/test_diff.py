@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,13 +62,6 @@ def test_the_unified_diff_patches_the_source_into_the_target(a: str, b: str) -> 
 def test_identical_texts_have_an_empty_diff(a: str) -> None:
     assert operations(a, a) == []
     assert unified(a, a, "a", "b") == ""
-
-
-@pytest.fixture
-def ledger(database: str) -> Iterator[Ledger]:
-    opened = Ledger(database)
-    yield opened
-    opened.close()
 
 
 stories = itertools.count()

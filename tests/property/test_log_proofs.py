@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,13 +23,6 @@ PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def ledger(database: str) -> Iterator[Ledger]:
-    app = Ledger(database)
-    yield app
-    app.close()
 
 
 def heads(ledger: Ledger) -> list[tuple[int, bytes]]:
