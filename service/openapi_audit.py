@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.events import ID_PATTERN
 from service.audit.log import ConsistencyProof, InclusionProof, LogEntry, TreeHead
+from service.openapi_documents import header, param, path_id, ref
 from service.provn import MEDIA_TYPE as PROVN
 from service.routes_audit import MAX_SIZE, VerifyAnswer
 
 STRUCTS = (TreeHead, LogEntry, InclusionProof, ConsistencyProof, VerifyAnswer)
-REF = "#/components/schemas/{name}"
 PROBLEM = "application/problem+json"
 MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
 STATUS = {
@@ -47,21 +46,11 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def header(description: str) -> dict[str, Any]:
-    """A response header object."""
-    return {"description": description, "schema": {"type": "string"}}
-
-
 POSITION = header("The last ledger position the projections had applied when answering")
 HEADERS = {
     401: {"WWW-Authenticate": header("Bearer challenge (RFC 6750)")},
     503: {"Retry-After": header("Seconds to wait before retrying")},
 }
-
-
-def ref(name: str) -> dict[str, str]:
-    """A reference to a component schema."""
-    return {"$ref": REF.format(name=name)}
 
 
 def errors(*statuses: int) -> dict[str, Any]:
@@ -78,27 +67,10 @@ def errors(*statuses: int) -> dict[str, Any]:
     return found
 
 
-def param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional parameter."""
-    return {
-        "name": name,
-        "in": where,
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
 def size(name: str, description: str, minimum: int) -> dict[str, Any]:
     """A required integer query parameter: a leaf index or a tree size."""
     schema = {"type": "integer", "minimum": minimum, "maximum": MAX_SIZE}
     return {**param(name, "query", description, schema), "required": True}
-
-
-def path_id(name: str, description: str, example: str) -> dict[str, Any]:
-    """A required id in the path."""
-    schema = {"type": "string", "pattern": ID_PATTERN}
-    return {**param(name, "path", description, schema), "required": True, "example": example}
 
 
 STORY = path_id("story", "The story id", "doj-zero-tolerance")
