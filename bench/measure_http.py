@@ -190,7 +190,8 @@ def measure_http(
     database: str, paths: Sequence[str], plan: HttpPlan, folder: Path
 ) -> dict[str, Any]:
     """Hello and knowledge GETs alternated per repeat (knowledge also over one connection),
-    then POSTs; the server's memory last."""
+    then POSTs; the server's memory last. Then the same GETs of a server that caches no
+    answers (``KNEWWHEN_ANSWER_CACHE_BYTES=0``): every request computes its answer."""
     env = {**os.environ, "KNEWWHEN_DATABASE": database}
     token = writer_token(env)
     hello_port, port = free_port(), free_port()
@@ -202,6 +203,7 @@ def measure_http(
         "hello": [],
         "knowledge": [],
         "knowledge_one_connection": [],
+        "knowledge_uncached": [],
     }
     with (
         serving(hello_cmd, hello_port, "/", env, folder / "hello.log") as _,
@@ -223,4 +225,8 @@ def measure_http(
             load = Load(port, post_requests(plan, f"post{repeat}", token))
             result["post"].append(python_load(load))
         result["server_after_posts"] = memory_mb(server.pid)
+    uncached_env = {**env, "KNEWWHEN_ANSWER_CACHE_BYTES": "0"}
+    with serving(serve_cmd, port, "/healthz", uncached_env, folder / "serve-uncached.log"):
+        for _ in range(plan.repeats):
+            result["knowledge_uncached"].append(get_load(port, paths, plan.seconds, many, folder))
     return result

@@ -67,9 +67,9 @@ def queries(job: QueryJob) -> dict[str, Any]:
         latencies_us(asked[: job.warmup], claim)
         latencies_us(asked[:2], naive)
         timed = asked[job.warmup :]
-        claims_shown = [
-            len(reader.knowledge(q.story, q.at, q.recorded_before).claims) for q in timed[:200]
-        ]
+        shown = [reader.knowledge(q.story, q.at, q.recorded_before) for q in timed[:200]]
+        claims_shown = [len(answer.claims) for answer in shown]
+        answer_bytes = [len(encode(answer)) for answer in shown]
         mismatches = sum(encode(naive(q)) != encode(knowledge(q)) for q in timed[: job.naive])
         return {
             "knowledge": summary(latencies_us(timed[: job.knowledge], knowledge)),
@@ -77,6 +77,7 @@ def queries(job: QueryJob) -> dict[str, Any]:
             "naive": summary(latencies_us(timed[: job.naive], naive)),
             "naive_mismatches": mismatches,
             "mean_claims_per_answer": sum(claims_shown) / max(len(claims_shown), 1),
+            "mean_answer_bytes": sum(answer_bytes) / max(len(answer_bytes), 1),
         }
     finally:
         ledger.close()

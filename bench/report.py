@@ -44,6 +44,7 @@ TARGETS = (
 )
 UNTARGETED = (
     ("http_vs_inprocess", "GET knowledge req/s ÷ in-process knowledge answers/s (1 / p50)"),
+    ("http_uncached_vs_hello", "GET knowledge req/s, no answer cache ÷ hello-world req/s"),
 )
 ABSOLUTES = (
     ("import_events_per_s", "import events/s"),
@@ -61,6 +62,8 @@ ABSOLUTES = (
     ("http_knowledge_requests_per_s", "GET knowledge req/s"),
     ("http_knowledge_p99_us", "GET knowledge p99 µs"),
     ("http_knowledge_c1_requests_per_s", "GET knowledge req/s, 1 connection"),
+    ("http_uncached_requests_per_s", "GET knowledge req/s, no answer cache"),
+    ("mean_answer_kib", "mean knowledge answer KiB"),
     ("http_post_events_per_s", "POST single events/s"),
     ("http_post_p99_us", "POST p99 µs"),
     ("import_peak_rss_mb", "import peak RSS MiB"),
@@ -103,6 +106,9 @@ def scale_ratios(figures: dict[str, Any], smallest: dict[str, Any]) -> dict[str,
         "naive_vs_knewwhen": quotient(m("naive_p50_us"), m("knowledge_p50_us")),
         "http_vs_inprocess": quotient(
             m("http_knowledge_requests_per_s"), quotient(1e6, m("knowledge_p50_us"))
+        ),
+        "http_uncached_vs_hello": quotient(
+            m("http_uncached_requests_per_s"), m("http_hello_requests_per_s")
         ),
     }
 

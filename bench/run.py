@@ -142,6 +142,7 @@ class Scale:
             self.add(f"{kind}_p99_us", found[kind]["p99_us"], "µs")
         self.add("naive_mismatches", found["naive_mismatches"], "answers")
         self.add("mean_claims_per_answer", found["mean_claims_per_answer"], "claims")
+        self.add("mean_answer_kib", found["mean_answer_bytes"] / 1024, "KiB")
         self.add_rss("queries_peak_rss_mb", found)
 
     def measure_http(self, database: str) -> None:
@@ -172,6 +173,9 @@ class Scale:
             self.add("http_knowledge_p50_us", run["p50_us"], "µs")
             self.add("http_knowledge_p99_us", run["p99_us"], "µs")
             self.add("http_knowledge_errors", run["errors"], "responses")
+        for run in found["knowledge_uncached"]:
+            self.add("http_uncached_requests_per_s", run["requests_per_s"], "requests/s")
+            self.add("http_uncached_p99_us", run["p99_us"], "µs")
         for run in found["knowledge_one_connection"]:
             self.add("http_knowledge_c1_requests_per_s", run["requests_per_s"], "requests/s")
             self.add("http_knowledge_c1_p50_us", run["p50_us"], "µs")
