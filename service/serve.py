@@ -16,7 +16,7 @@ FACTORY = "service.api:app_from_environment"
 
 def environment_of(settings: Settings) -> dict[str, str]:
     """The environment variables that make ``settings.load()`` give back ``settings``."""
-    found = {
+    return {
         "KNEWWHEN_DATABASE": settings.database,
         "KNEWWHEN_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "KNEWWHEN_READ_TOKEN_REQUIRED": "1" if settings.read_token_required else "0",
@@ -24,9 +24,6 @@ def environment_of(settings: Settings) -> dict[str, str]:
         "KNEWWHEN_READ_THREADS": str(settings.read_threads),
         "KNEWWHEN_ANSWER_CACHE_BYTES": str(settings.answer_cache_bytes),
     }
-    if settings.tokens_file:
-        found["KNEWWHEN_TOKENS_FILE"] = settings.tokens_file
-    return found
 
 
 def prepare(database: str) -> None:
