@@ -137,6 +137,11 @@ def paths() -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "What was checked, and the verdict",
+                    "headers": {
+                        "Knewwhen-Position": header(
+                            "The last reporting event's position in the snapshot verified"
+                        )
+                    },
                     "content": json("VerifyAnswer"),
                 },
                 **errors(401, 403),

@@ -26,7 +26,7 @@ from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.provenance import provenance_document
 from service.provn import MEDIA_TYPE as PROVN_MEDIA_TYPE
 from service.provn import provn
-from service.routes_read import consult, json_response
+from service.routes_read import POSITION_HEADER, consult, json_response
 
 T = TypeVar("T")
 MAX_SIZE = 2**62
@@ -119,7 +119,8 @@ async def get_verify(request: Request) -> Response:
         )
     report = await run_in_threadpool(verify, services(request).ledger)
     return json_response(
-        VerifyAnswer(report.ok, report.lines(), report.failure, report.failure_index)
+        VerifyAnswer(report.ok, report.lines(), report.failure, report.failure_index),
+        headers={POSITION_HEADER: str(report.position)},
     )
 
 

@@ -38,6 +38,8 @@ class VerifyReport:
     checked: list[str] = field(default_factory=list)
     failure: str | None = None
     failure_index: int | None = None
+    position: int = 0
+    """The last reporting event's position in the snapshot checked (0: none)."""
 
     @property
     def ok(self) -> bool:
@@ -69,6 +71,7 @@ def verify(ledger: Ledger, progress: bool = False) -> VerifyReport:
         total = snap.event_count()
         log = recompute(counted(snap.stored_events(), total, "leaves", progress))
         n = len(log.tree)
+        report.position = log.positions[-1] if log.positions else 0
         report.checked.append(
             f"stored events: {total}, of which {n} reporting events; "
             f"{n - log.bad_digests} match their digests"

@@ -92,6 +92,8 @@ def test_verify_answers_admins_through_the_app(
     assert r.status_code == 200
     body = r.json()
     assert (body["ok"], body["failure"], body["failure_index"]) == (True, None, None)
+    assert r.headers["Knewwhen-Position"] == client.get("/v1/log").headers["Knewwhen-Position"]
+    assert int(r.headers["Knewwhen-Position"]) == 16
     assert (
         "stored events: 16, of which 15 reporting events; 15 match their digests" in body["checked"]
     )
