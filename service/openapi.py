@@ -7,11 +7,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from domain.events import ID_PATTERN, AnyReportingEvent
+from domain.events import AnyReportingEvent
 from domain.knowledge import Knowledge
 from service import openapi_audit, openapi_documents
-from service.problems import MEDIA_TYPE, Problem
-from service.routes_read import MAX_PAGE, POSITION_HEADER, EventPage, Health, StoryList
+from service.openapi_parts import MOMENT, REF, header, json_content, query, ref
+from service.openapi_parts import errors as problems
+from service.openapi_parts import path_id as path_param
+from service.openapi_parts import read as read_operation
+from service.problems import Problem
+from service.routes_read import MAX_PAGE, EventPage, Health, StoryList
 from service.schemas import (
     Changes,
     ClaimHistory,
@@ -22,8 +26,6 @@ from service.schemas import (
     Timeline,
 )
 
-REF = "#/components/schemas/{name}"
-MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
 NAMED: dict[str, Any] = {
     "Event": StrictEvent,
     "EventBatch": Annotated[list[StrictEvent], Meta(min_length=1, max_length=1000)],  # type: ignore[valid-type]
@@ -75,88 +77,19 @@ def components() -> dict[str, Any]:
     return encoded
 
 
-def ref(name: str) -> dict[str, str]:
-    """A reference to a component schema."""
-    return {"$ref": REF.format(name=name)}
-
-
-def json_content(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
-    """A content map with one media type."""
-    return {media_type: {"schema": schema}}
-
-
-def header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A response header object."""
-    return {"description": description, "schema": schema or {"type": "string"}}
-
-
 def errors(*statuses: int) -> dict[str, Any]:
-    """Problem responses for the given statuses."""
-    found: dict[str, Any] = {}
-    for status in statuses:
-        response: dict[str, Any] = {
-            "description": ERRORS[status],
-            "content": json_content(ref("Problem"), MEDIA_TYPE),
-        }
-        if status == 401:
-            response["headers"] = {"WWW-Authenticate": header("Bearer challenge (RFC 6750)")}
-        if status == 503:
-            response["headers"] = {"Retry-After": header("Seconds to wait before retrying")}
-        found[str(status)] = response
-    return found
-
-
-def path_param(name: str, what: str, example: str) -> dict[str, Any]:
-    """A required id in the path."""
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": what,
-        "schema": {"type": "string", "pattern": ID_PATTERN},
-        "example": example,
-    }
-
-
-def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An optional query parameter (a time, unless a schema is given)."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
+    """Problem responses for the given statuses, as these endpoints mean them."""
+    return problems(ERRORS, *statuses)
 
 
 STORY = path_param("story", "The story id", "doj-zero-tolerance")
-POSITION = header("The last ledger position the projections had applied when answering")
-MIN_POSITION = query(
-    "min_position",
-    "Wait (bounded) until the projections have applied this position; 503 if they do not in time",
-    {"type": "integer", "minimum": 0},
-)
 RECORDED_BEFORE = query("recorded_before", f"Only events recorded before this: {MOMENT}")
-READ_SECURITY: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 
 
 def read(summary: str, schema: dict[str, Any], params: list[dict[str, Any]], *extra: int) -> Any:
     """A GET operation answering ``schema`` with ``Knewwhen-Position``."""
-    return {
-        "get": {
-            "summary": summary,
-            "parameters": [*params, MIN_POSITION],
-            "security": READ_SECURITY,
-            "responses": {
-                "200": {
-                    "description": summary,
-                    "headers": {POSITION_HEADER: POSITION},
-                    "content": json_content(schema),
-                },
-                **errors(*sorted({*READ_ERRORS, *extra})),
-            },
-        }
-    }
+    problems_of_read = errors(*sorted({*READ_ERRORS, *extra}))
+    return read_operation(summary, params, json_content(schema), problems_of_read)
 
 
 def post_events() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The OpenAPI paths of the audit endpoints (the verifiable log and W3C PROV), merged into
 ``service.openapi``.
 
-Self-contained (it does not import ``service.openapi``, which imports it): the schemas it
-names are the Structs in ``STRUCTS``, the hand-written ``SCHEMAS`` and the shared ``Problem``.
+Built from ``service.openapi_parts`` (not from ``service.openapi``, which imports it): the
+schemas it names are the Structs in ``STRUCTS``, the hand-written ``SCHEMAS`` and the shared
+``Problem``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from service.audit.log import ConsistencyProof, InclusionProof, LogEntry, TreeHead
-from service.openapi_documents import header, param, path_id, ref
+from service.openapi_parts import MOMENT, header, json_content, param, path_id, query, ref
+from service.openapi_parts import errors as problems
+from service.openapi_parts import read as read_operation
 from service.provn import MEDIA_TYPE as PROVN
 from service.routes_audit import MAX_SIZE, VerifyAnswer
 
 STRUCTS = (TreeHead, LogEntry, InclusionProof, ConsistencyProof, VerifyAnswer)
-PROBLEM = "application/problem+json"
-MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
 STATUS = {
     400: "An unusable parameter: not an integer, a leaf index or tree size the log does not "
     "have, or an unreadable time; errors[].parameter names it",
@@ -25,7 +26,6 @@ STATUS = {
     404: "No such leaf, or story; or a claim not public at that moment",
     503: "min_position was not reached in time (Retry-After), or the database does not answer",
 }
-SECURITY: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 RECORDS = {"type": "object", "additionalProperties": {"type": "object"}}
 SCHEMAS: dict[str, Any] = {
     "ProvDocument": {
@@ -46,25 +46,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-POSITION = header("The last ledger position the projections had applied when answering")
-HEADERS = {
-    401: {"WWW-Authenticate": header("Bearer challenge (RFC 6750)")},
-    503: {"Retry-After": header("Seconds to wait before retrying")},
-}
-
-
 def errors(*statuses: int) -> dict[str, Any]:
-    """Problem responses for the given statuses."""
-    found: dict[str, Any] = {}
-    for status in statuses:
-        response: dict[str, Any] = {
-            "description": STATUS[status],
-            "content": {PROBLEM: {"schema": ref("Problem")}},
-        }
-        if status in HEADERS:
-            response["headers"] = HEADERS[status]
-        found[str(status)] = response
-    return found
+    """Problem responses for the given statuses, as these endpoints mean them."""
+    return problems(STATUS, *statuses)
 
 
 def size(name: str, description: str, minimum: int) -> dict[str, Any]:
@@ -75,44 +59,20 @@ def size(name: str, description: str, minimum: int) -> dict[str, Any]:
 
 STORY = path_id("story", "The story id", "doj-zero-tolerance")
 CLAIM = path_id("claim", "The claim id", "sessions-take-away-children")
-AT = param(
-    "at", "query", f"The moment of public knowledge; default now: {MOMENT}", {"type": "string"}
-)
-BEFORE = param(
-    "recorded_before", "query", f"Only events recorded before this: {MOMENT}", {"type": "string"}
-)
-MIN_POSITION = param(
-    "min_position",
-    "query",
-    "Wait (bounded) until the projections have applied this position; 503 if they do not in time",
-    {"type": "integer", "minimum": 0},
-)
+AT = query("at", f"The moment of public knowledge; default now: {MOMENT}")
+BEFORE = query("recorded_before", f"Only events recorded before this: {MOMENT}")
 
 
 def read(
     summary: str, params: list[dict[str, Any]], content: dict[str, Any], *statuses: int
 ) -> dict[str, Any]:
     """A GET any reader may ask, answering 200 with ``content`` and ``Knewwhen-Position``."""
-    return {
-        "get": {
-            "summary": summary,
-            "parameters": [*params, MIN_POSITION],
-            "security": SECURITY,
-            "responses": {
-                "200": {
-                    "description": summary,
-                    "headers": {"Knewwhen-Position": POSITION},
-                    "content": content,
-                },
-                **errors(*sorted({400, 401, 503, *statuses})),
-            },
-        }
-    }
+    return read_operation(summary, params, content, errors(*sorted({400, 401, 503, *statuses})))
 
 
 def json(name: str) -> dict[str, Any]:
     """JSON content of a component schema."""
-    return {"application/json": {"schema": ref(name)}}
+    return json_content(ref(name))
 
 
 def provenance(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,22 +1,31 @@
 """The OpenAPI paths of the document and Memento endpoints, merged into ``service.openapi``.
 
-Self-contained (it does not import ``service.openapi``, which imports it): schemas it names
-are the Structs in ``STRUCTS`` and the shared ``Problem``.
+Built from ``service.openapi_parts`` (not from ``service.openapi``, which imports it): the
+schemas it names are the Structs in ``STRUCTS`` and the shared ``Problem``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from domain.events import ID_PATTERN
 from service.documents import DocumentAt, DocumentList, RevisionList
 from service.memento import LINK_FORMAT
+from service.openapi_parts import (
+    MIN_POSITION,
+    MOMENT,
+    READ_SECURITY,
+    header,
+    json_content,
+    param,
+    path_id,
+    query,
+    ref,
+)
+from service.openapi_parts import errors as problems
+from service.openapi_parts import read as read_operation
 from service.revisions import DocumentDiff, Revision
 
 STRUCTS = (DocumentList, DocumentAt, RevisionList, Revision, DocumentDiff)
-REF = "#/components/schemas/{name}"
-PROBLEM = "application/problem+json"
-MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
 STATUS = {
     302: "Found: Location names the memento (URI-M)",
     400: "An unusable parameter or header (Accept-Datetime must be an RFC 1123 date in GMT)",
@@ -25,15 +34,6 @@ STATUS = {
     406: "Accept names neither text/x-diff nor application/json",
     503: "min_position was not reached in time (Retry-After), or the database does not answer",
 }
-SECURITY: list[dict[str, list[str]]] = [{}, {"bearer": []}]
-
-
-def header(description: str) -> dict[str, Any]:
-    """A response header object."""
-    return {"description": description, "schema": {"type": "string"}}
-
-
-POSITION = {"Knewwhen-Position": header("The last ledger position the projections had applied")}
 LINK = header("RFC 8288 links: original, timegate, timemap and mementos (RFC 7089)")
 URI_R = {
     "name": "uri_r",
@@ -46,72 +46,26 @@ URI_R = {
 }
 
 
-def ref(name: str) -> dict[str, str]:
-    """A reference to a component schema."""
-    return {"$ref": REF.format(name=name)}
-
-
 def errors(*statuses: int) -> dict[str, Any]:
-    """Problem responses for the given statuses."""
-    return {
-        str(status): {
-            "description": STATUS[status],
-            "content": {PROBLEM: {"schema": ref("Problem")}},
-        }
-        for status in statuses
-    }
-
-
-def param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional parameter."""
-    return {
-        "name": name,
-        "in": where,
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def path_id(name: str, description: str, example: str) -> dict[str, Any]:
-    """A required id in the path."""
-    schema = {"type": "string", "pattern": ID_PATTERN}
-    return {**param(name, "path", description, schema), "required": True, "example": example}
+    """Problem responses for the given statuses, as these endpoints mean them."""
+    return problems(STATUS, *statuses)
 
 
 STORY = path_id("story", "The story id", "doj-zero-tolerance")
 DOC = path_id("doc", "The document id", "oig-zero-tolerance-review")
-AT = param("at", "query", f"The moment; default now: {MOMENT}", {"type": "string"})
-BEFORE = param(
-    "recorded_before", "query", f"Only acts recorded before: {MOMENT}", {"type": "string"}
-)
-MIN_POSITION = param(
-    "min_position",
-    "query",
-    "Wait (bounded) until the projections have applied this position; 503 if they do not in time",
-    {"type": "integer", "minimum": 0},
-)
+AT = query("at", f"The moment; default now: {MOMENT}")
+BEFORE = query("recorded_before", f"Only acts recorded before: {MOMENT}")
 REVISION = {"type": "integer", "minimum": 1}
 
 
 def read(summary: str, params: list[dict[str, Any]], content: dict[str, Any]) -> dict[str, Any]:
     """A GET operation answering 200 with ``content``, or a problem."""
-    return {
-        "get": {
-            "summary": summary,
-            "parameters": [*params, MIN_POSITION],
-            "security": SECURITY,
-            "responses": {
-                "200": {"description": summary, "headers": POSITION, "content": content},
-                **errors(400, 401, 404, 503),
-            },
-        }
-    }
+    return read_operation(summary, params, content, errors(400, 401, 404, 503))
 
 
 def json(name: str) -> dict[str, Any]:
     """JSON content of a component schema."""
-    return {"application/json": {"schema": ref(name)}}
+    return json_content(ref(name))
 
 
 def memento_operations(summary: str, params: list[dict[str, Any]], ok: dict[str, Any]) -> Any:
@@ -121,7 +75,7 @@ def memento_operations(summary: str, params: list[dict[str, Any]], ok: dict[str,
     operation = {
         "summary": summary,
         "parameters": [*params, URI_R, MIN_POSITION],
-        "security": SECURITY,
+        "security": READ_SECURITY,
         "responses": responses,
     }
     head = {**operation, "summary": f"{summary} (headers only)"}
@@ -140,7 +94,7 @@ def paths() -> dict[str, Any]:
         [STORY, DOC, AT, BEFORE],
         json("DocumentAt"),
     )
-    one["get"]["responses"]["200"]["headers"] = {**POSITION, "Link": LINK}
+    one["get"]["responses"]["200"]["headers"]["Link"] = LINK
     diff = read(
         "The change between two revisions: a unified diff, or JSON operations (Accept)",
         [

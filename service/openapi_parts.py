@@ -1,0 +1,105 @@
+"""The pieces the OpenAPI document is built from: references, headers, parameters, problem
+responses and the shape of a read. ``service.openapi`` and its two parts (documents and
+Memento, the audit endpoints) describe their paths with these, each with its own wording of
+what a status means there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.events import ID_PATTERN
+from service.problems import MEDIA_TYPE as PROBLEM
+from service.routes_read import POSITION_HEADER
+
+REF = "#/components/schemas/{name}"
+MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"
+READ_SECURITY: list[dict[str, list[str]]] = [{}, {"bearer": []}]
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": REF.format(name=name)}
+
+
+def json_content(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
+    """A content map with one media type."""
+    return {media_type: {"schema": schema}}
+
+
+def header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A response header object (a string, unless a schema is given)."""
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+PROBLEM_HEADERS = {
+    401: {"WWW-Authenticate": header("Bearer challenge (RFC 6750)")},
+    503: {"Retry-After": header("Seconds to wait before retrying")},
+}
+
+
+def errors(descriptions: Mapping[int, str], *statuses: int) -> dict[str, Any]:
+    """Problem responses for ``statuses``, described as ``descriptions`` says, with the headers
+    a 401 (``WWW-Authenticate``) and a 503 (``Retry-After``) carry."""
+    found: dict[str, Any] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": descriptions[status],
+            "content": json_content(ref("Problem"), PROBLEM),
+        }
+        if status in PROBLEM_HEADERS:
+            response["headers"] = dict(PROBLEM_HEADERS[status])
+        found[str(status)] = response
+    return found
+
+
+def param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter."""
+    return {
+        "name": name,
+        "in": where,
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An optional query parameter (a time, unless a schema is given)."""
+    return param(name, "query", description, schema or {"type": "string"})
+
+
+def path_id(name: str, description: str, example: str) -> dict[str, Any]:
+    """A required id in the path."""
+    schema = {"type": "string", "pattern": ID_PATTERN}
+    return {**param(name, "path", description, schema), "required": True, "example": example}
+
+
+POSITION = header("The last ledger position the projections had applied when answering")
+MIN_POSITION = query(
+    "min_position",
+    "Wait (bounded) until the projections have applied this position; 503 if they do not in time",
+    {"type": "integer", "minimum": 0},
+)
+
+
+def read(
+    summary: str, params: list[dict[str, Any]], content: dict[str, Any], problems: dict[str, Any]
+) -> dict[str, Any]:
+    """A GET any reader may ask (``min_position`` added), answering 200 with ``content`` and
+    ``Knewwhen-Position``, or one of ``problems``."""
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [*params, MIN_POSITION],
+            "security": READ_SECURITY,
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "headers": {POSITION_HEADER: POSITION},
+                    "content": content,
+                },
+                **problems,
+            },
+        }
+    }
