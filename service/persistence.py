@@ -131,6 +131,41 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return positions
 
 
+class OwnCursorPerQuery:
+    """The cursor the projector writes through inside a PostgreSQL append.
+
+    The library runs appends in psycopg's pipeline mode, where a fetch from a cursor that has
+    also run ``executemany()`` can meet one of those INSERTs' results instead of its query's
+    ("the last operation didn't produce records (command status: INSERT 0 1)", importing the
+    bench's 3,000-event file). Here each ``execute()`` runs on a cursor of its own, on the same
+    connection and so in the same transaction, and the fetches read that cursor; the batched
+    INSERTs stay on the library's cursor.
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self._last = cursor
+
+    def execute(self, statement: Any, params: Sequence[Any] = ()) -> None:
+        """Run one statement on a new cursor, kept for the fetches that follow."""
+        own = self._cursor.connection.cursor()
+        own.execute(statement, params)
+        self._last = own
+
+    def executemany(self, statement: Any, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a batched INSERT on the library's cursor."""
+        self._cursor.executemany(statement, rows)
+
+    def fetchone(self) -> Any:
+        """The next row of the last ``execute()``."""
+        return self._last.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        """The rows of the last ``execute()``."""
+        rows: list[Any] = self._last.fetchall()
+        return rows
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, projecting each append inside its transaction."""
 
@@ -151,7 +186,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         assert positions is not None
-        self.projector.project(curs, list(zip(positions, stored_events, strict=True)))
+        stored = list(zip(positions, stored_events, strict=True))
+        self.projector.project(OwnCursorPerQuery(curs), stored)
         return positions
 
 
