@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -24,13 +23,6 @@ from service import importer
 from service.application import Ledger
 from service.importer import import_file
 from tests.conftest import fresh_postgres_database
-
-
-@pytest.fixture
-def ledger(database: str) -> Iterator[Ledger]:
-    opened = Ledger(database)
-    yield opened
-    opened.close()
 
 
 def test_a_many_story_file_imports_whole_and_answers_like_the_fold(
