@@ -10,7 +10,7 @@ from msgspec import Meta
 from domain.events import AnyReportingEvent
 from domain.knowledge import Knowledge
 from service import openapi_audit, openapi_documents
-from service.openapi_parts import MOMENT, REF, header, json_content, query, ref
+from service.openapi_parts import MOMENT, REF, STORY, header, json_content, query, ref
 from service.openapi_parts import errors as problems
 from service.openapi_parts import path_id as path_param
 from service.openapi_parts import read as read_operation
@@ -82,7 +82,6 @@ def errors(*statuses: int) -> dict[str, Any]:
     return problems(ERRORS, *statuses)
 
 
-STORY = path_param("story", "The story id", "doj-zero-tolerance")
 RECORDED_BEFORE = query("recorded_before", f"Only events recorded before this: {MOMENT}")
 
 

@@ -11,11 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from service.audit.log import ConsistencyProof, InclusionProof, LogEntry, TreeHead
-from service.openapi_parts import MOMENT, header, json_content, param, path_id, query, ref
+from service.openapi_parts import (
+    MOMENT,
+    STORY,
+    component_json,
+    header,
+    param,
+    path_id,
+    query,
+)
 from service.openapi_parts import errors as problems
 from service.openapi_parts import read as read_operation
 from service.provn import MEDIA_TYPE as PROVN
 from service.routes_audit import MAX_SIZE, VerifyAnswer
+from service.routes_read import POSITION_HEADER
 
 STRUCTS = (TreeHead, LogEntry, InclusionProof, ConsistencyProof, VerifyAnswer)
 STATUS = {
@@ -57,7 +66,6 @@ def size(name: str, description: str, minimum: int) -> dict[str, Any]:
     return {**param(name, "query", description, schema), "required": True}
 
 
-STORY = path_id("story", "The story id", "doj-zero-tolerance")
 CLAIM = path_id("claim", "The claim id", "sessions-take-away-children")
 AT = query("at", f"The moment of public knowledge; default now: {MOMENT}")
 BEFORE = query("recorded_before", f"Only events recorded before this: {MOMENT}")
@@ -70,14 +78,9 @@ def read(
     return read_operation(summary, params, content, errors(*sorted({400, 401, 503, *statuses})))
 
 
-def json(name: str) -> dict[str, Any]:
-    """JSON content of a component schema."""
-    return json_content(ref(name))
-
-
 def provenance(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
     """A provenance GET: PROV-JSON, or PROV-N when Accept names it."""
-    content = {**json("ProvDocument"), PROVN: {"schema": {"type": "string"}}}
+    content = {**component_json("ProvDocument"), PROVN: {"schema": {"type": "string"}}}
     operation = read(summary, [*params, AT, BEFORE], content, 404)
     operation["get"]["description"] = (
         f"PROV-JSON by default; PROV-N when Accept names {PROVN}. Covers what was public at "
@@ -98,11 +101,11 @@ def paths() -> dict[str, Any]:
                 "200": {
                     "description": "What was checked, and the verdict",
                     "headers": {
-                        "Knewwhen-Position": header(
+                        POSITION_HEADER: header(
                             "The last reporting event's position in the snapshot verified"
                         )
                     },
-                    "content": json("VerifyAnswer"),
+                    "content": component_json("VerifyAnswer"),
                 },
                 **errors(401, 403),
             },
@@ -115,12 +118,14 @@ def paths() -> dict[str, Any]:
     }
     return {
         "/v1/log": read(
-            "The log's current tree head (RFC 9162): its size and root hash", [], json("TreeHead")
+            "The log's current tree head (RFC 9162): its size and root hash",
+            [],
+            component_json("TreeHead"),
         ),
         "/v1/log/entries/{index}": read(
             "One leaf: its canonical JSON and its RFC 9162 leaf hash",
             [index],
-            json("LogEntry"),
+            component_json("LogEntry"),
             404,
         ),
         "/v1/log/proof/inclusion": read(
@@ -129,7 +134,7 @@ def paths() -> dict[str, Any]:
                 size("index", "The leaf index; below tree_size", 0),
                 size("tree_size", "The tree size; at most the current size", 1),
             ],
-            json("InclusionProof"),
+            component_json("InclusionProof"),
         ),
         "/v1/log/proof/consistency": read(
             "The RFC 9162 consistency path from the tree of `first` leaves to `second`",
@@ -137,7 +142,7 @@ def paths() -> dict[str, Any]:
                 size("first", "The earlier tree size; at most second", 1),
                 size("second", "The later tree size; at most the current size", 1),
             ],
-            json("ConsistencyProof"),
+            component_json("ConsistencyProof"),
         ),
         "/v1/log/verify": verify,
         "/v1/stories/{story}/claims/{claim}/provenance": provenance(

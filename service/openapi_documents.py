@@ -14,12 +14,12 @@ from service.openapi_parts import (
     MIN_POSITION,
     MOMENT,
     READ_SECURITY,
+    STORY,
+    component_json,
     header,
-    json_content,
     param,
     path_id,
     query,
-    ref,
 )
 from service.openapi_parts import errors as problems
 from service.openapi_parts import read as read_operation
@@ -51,7 +51,6 @@ def errors(*statuses: int) -> dict[str, Any]:
     return problems(STATUS, *statuses)
 
 
-STORY = path_id("story", "The story id", "doj-zero-tolerance")
 DOC = path_id("doc", "The document id", "oig-zero-tolerance-review")
 AT = query("at", f"The moment; default now: {MOMENT}")
 BEFORE = query("recorded_before", f"Only acts recorded before: {MOMENT}")
@@ -61,11 +60,6 @@ REVISION = {"type": "integer", "minimum": 1}
 def read(summary: str, params: list[dict[str, Any]], content: dict[str, Any]) -> dict[str, Any]:
     """A GET operation answering 200 with ``content``, or a problem."""
     return read_operation(summary, params, content, errors(400, 401, 404, 503))
-
-
-def json(name: str) -> dict[str, Any]:
-    """JSON content of a component schema."""
-    return json_content(ref(name))
 
 
 def memento_operations(summary: str, params: list[dict[str, Any]], ok: dict[str, Any]) -> Any:
@@ -92,7 +86,7 @@ def paths() -> dict[str, Any]:
     one = read(
         "The latest revision public at a moment, with the document's metadata then",
         [STORY, DOC, AT, BEFORE],
-        json("DocumentAt"),
+        component_json("DocumentAt"),
     )
     one["get"]["responses"]["200"]["headers"]["Link"] = LINK
     diff = read(
@@ -104,20 +98,22 @@ def paths() -> dict[str, Any]:
             {**param("to", "query", "The revision to compare to", REVISION), "required": True},
             BEFORE,
         ],
-        {"text/x-diff": {"schema": {"type": "string"}}, **json("DocumentDiff")},
+        {"text/x-diff": {"schema": {"type": "string"}}, **component_json("DocumentDiff")},
     )
     diff["get"]["responses"].update(errors(406))
     redirect = {"Location": header("The URI-M"), "Vary": header("accept-datetime"), "Link": LINK}
     memento_headers = {"Memento-Datetime": header("The memento's datetime (RFC 1123, GMT)")}
     return {
         "/v1/stories/{story}/documents": read(
-            "The story's documents public at a moment", [STORY, AT, BEFORE], json("DocumentList")
+            "The story's documents public at a moment",
+            [STORY, AT, BEFORE],
+            component_json("DocumentList"),
         ),
         document: one,
         f"{document}/revisions": read(
             "Every revision of a document, in publication order",
             [STORY, DOC, BEFORE],
-            json("RevisionList"),
+            component_json("RevisionList"),
         ),
         f"{document}/revisions/{{n}}": read(
             "One revision, with its text",
@@ -127,7 +123,7 @@ def paths() -> dict[str, Any]:
                 {**param("n", "path", "Revision number", REVISION), "required": True},
                 BEFORE,
             ],
-            json("Revision"),
+            component_json("Revision"),
         ),
         f"{document}/diff": diff,
         "/timegate/{uri_r}": memento_operations(

@@ -27,6 +27,11 @@ def json_content(schema: dict[str, Any], media_type: str = "application/json") -
     return {media_type: {"schema": schema}}
 
 
+def component_json(name: str) -> dict[str, Any]:
+    """JSON content of a component schema."""
+    return json_content(ref(name))
+
+
 def header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """A response header object (a string, unless a schema is given)."""
     return {"description": description, "schema": schema or {"type": "string"}}
@@ -75,6 +80,7 @@ def path_id(name: str, description: str, example: str) -> dict[str, Any]:
     return {**param(name, "path", description, schema), "required": True, "example": example}
 
 
+STORY = path_id("story", "The story id", "doj-zero-tolerance")
 POSITION = header("The last ledger position the projections had applied when answering")
 MIN_POSITION = query(
     "min_position",
