@@ -4,6 +4,8 @@
 tables, and the tests hold them to this fold. Per claim and per document the fold runs over
 "acts" (one event's stance on one claim, one event's publication of one document), so the
 projections can store acts as rows and re-fold a single claim without reading the stream.
+A state holds what the next act needs and no more (a bounded size, whatever the history);
+a claim's ``events`` in an answer are its applied acts, in order, read beside the state.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ class ClaimAct(Struct, frozen=True, array_like=True):
     primary: bool = False
 
 
-class ClaimState(Struct, frozen=True):
-    """What was public about one claim after some acts were applied."""
+class ClaimState(Struct, frozen=True, array_like=True):
+    """What was public about one claim after some acts were applied (stored by position)."""
 
     id: str
     visible: bool
@@ -60,10 +62,9 @@ class ClaimState(Struct, frozen=True):
     first_reported_at: datetime | None
     first_reported_by: str | None
     occurred_at: str | None
-    events: tuple[str, ...]
-    # The sources that ever released the claim in their own document, so a fold can resume
-    # from this state; None in states stored before it was kept (resume refolds those whole).
-    primary_sources: tuple[str, ...] | None = None
+    # The sources that ever released the claim in their own document: what a fold needs,
+    # beside the supporters and disputers, to resume from this state.
+    primary_sources: tuple[str, ...]
 
 
 class DocumentAct(Struct, frozen=True, array_like=True):
@@ -77,8 +78,8 @@ class DocumentAct(Struct, frozen=True, array_like=True):
     document: Document
 
 
-class DocumentState(Struct, frozen=True):
-    """What was public about one document after some acts were applied."""
+class DocumentState(Struct, frozen=True, array_like=True):
+    """What was public about one document after some acts were applied (stored by position)."""
 
     id: str
     title: str | None
@@ -87,7 +88,6 @@ class DocumentState(Struct, frozen=True):
     visibility: Visibility
     public_since: datetime
     revisions: int
-    events: tuple[str, ...]
 
 
 class ClaimKnowledge(Struct, frozen=True):
@@ -173,8 +173,7 @@ def fold_claim(
     """Apply acts (already in ``act_order``) and yield the claim's state after each one.
 
     ``after`` resumes the fold from the state after the acts that precede ``acts``, so a
-    projection re-folds only from its earliest new act (it must carry ``primary_sources``).
-    A source whose latest stance is ``retracts`` counts like one never heard from, so the
+    projection re-folds only from its earliest new act. A source whose latest stance is ``retracts`` counts like one never heard from, so the
     supporters and disputers of a state are all a resumed fold needs of the stances.
     """
     latest: dict[str, str] = {}
@@ -183,15 +182,12 @@ def fold_claim(
     occurred_at: str | None = None
     first_at: datetime | None = None
     first_by: str | None = None
-    events: list[str] = []
     if after is not None:
-        assert after.primary_sources is not None, "resume needs a state that keeps its sources"
         latest = dict.fromkeys(after.supported_by, "asserts")
         latest.update(dict.fromkeys(after.disputed_by, "disputes"))
         primary_sources = set(after.primary_sources)
         text, occurred_at = after.text, after.occurred_at
         first_at, first_by = after.first_reported_at, after.first_reported_by
-        events = list(after.events)
     for act in acts:
         latest[act.source] = act.stance
         if act.primary:
@@ -207,7 +203,6 @@ def fold_claim(
         elif act.stance == "corrects":
             text = act.text
             occurred_at = act.occurred_at or occurred_at
-        events.append(act.event_id)
         supported = sorted(s for s, st in latest.items() if st in SUPPORTING_STANCES)
         disputed = sorted(s for s, st in latest.items() if st == "disputes")
         yield ClaimState(
@@ -220,7 +215,6 @@ def fold_claim(
             first_reported_at=first_at,
             first_reported_by=first_by,
             occurred_at=occurred_at,
-            events=tuple(events),
             primary_sources=tuple(sorted(primary_sources)),
         )
 
@@ -268,7 +262,6 @@ def fold_document(document_id: str, acts: Iterable[DocumentAct]) -> Iterator[Doc
                 visibility=visibility,
                 public_since=act.published_at,
                 revisions=1,
-                events=(act.event_id,),
             )
         else:
             changed = title != state.title or new_text != text
@@ -281,14 +274,13 @@ def fold_document(document_id: str, acts: Iterable[DocumentAct]) -> Iterator[Doc
                 visibility=visibility if stronger else state.visibility,
                 public_since=state.public_since,
                 revisions=state.revisions + (1 if changed else 0),
-                events=(*state.events, act.event_id),
             )
         text = new_text
         yield state
 
 
-def claim_knowledge(state: ClaimState) -> ClaimKnowledge:
-    """The public view of a visible claim's state."""
+def claim_knowledge(state: ClaimState, events: Sequence[str]) -> ClaimKnowledge:
+    """The public view of a visible claim's state and the events applied to it, in order."""
     return ClaimKnowledge(
         id=state.id,
         text=state.text,
@@ -298,7 +290,7 @@ def claim_knowledge(state: ClaimState) -> ClaimKnowledge:
         first_reported_at=state.first_reported_at,
         first_reported_by=state.first_reported_by,
         occurred_at=state.occurred_at,
-        events=state.events,
+        events=tuple(events),
     )
 
 
@@ -318,20 +310,21 @@ def assemble(
     story: str,
     at: datetime,
     recorded_before: datetime | None,
-    claims: Iterable[ClaimState],
+    claims: Iterable[tuple[ClaimState, Sequence[str]]],
     documents: Iterable[DocumentState],
     events_applied: int,
 ) -> Knowledge:
-    """Sort and shape final claim and document states into the knowledge answer."""
+    """Sort and shape final claim states (each with its applied events) and document states
+    into the knowledge answer."""
     visible = sorted(
-        (c for c in claims if c.visible),
-        key=lambda c: (c.first_reported_at, c.id),
+        (c for c in claims if c[0].visible),
+        key=lambda c: (c[0].first_reported_at, c[0].id),
     )
     return Knowledge(
         story=story,
         at=at,
         recorded_before=recorded_before,
-        claims=tuple(claim_knowledge(c) for c in visible),
+        claims=tuple(claim_knowledge(state, events) for state, events in visible),
         documents=tuple(
             document_knowledge(d) for d in sorted(documents, key=lambda d: (d.public_since, d.id))
         ),
@@ -369,7 +362,10 @@ def knowledge_at(
         doc_act = document_act(r.event, r.position)
         if doc_act is not None:
             document_acts_by_id.setdefault(doc_act.document.id, []).append(doc_act)
-    claims = [last(fold_claim(cid, acts)) for cid, acts in claim_acts_by_id.items()]
+    claims = [
+        (last(fold_claim(cid, acts)), [a.event_id for a in acts])
+        for cid, acts in claim_acts_by_id.items()
+    ]
     documents = [last(fold_document(did, acts)) for did, acts in document_acts_by_id.items()]
     return assemble(story, at, recorded_before, claims, documents, len(chosen))
 

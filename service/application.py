@@ -17,6 +17,7 @@ from domain.events import ReportingEvent
 from domain.story import Story
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import POSTGRES, PROJECTION_TABLES, SQLITE
+from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
 from service.projections.writer import RecordedOutOfOrder
 from service.schemas import Receipt
@@ -44,8 +45,14 @@ class Ledger(Application[str]):
 
     name = "knewwhen"
 
-    def __init__(self, database: str, clock: Clock = utc_now) -> None:
+    def __init__(self, database: str, clock: Clock = utc_now, *, rebuild: bool = False) -> None:
+        """Open the database. Its projections must be of this release's format, unless
+        ``rebuild`` says the caller is about to ``replay`` them (``ProjectionsOutOfDate``)."""
         super().__init__(env=environment(database))
+        stale = self.recorder.stale_format  # type: ignore[attr-defined]
+        if stale is not None and not rebuild:
+            self.close()
+            raise ProjectionsOutOfDate(stale)
         self.database = database
         self.dialect = POSTGRES if is_postgres_url(database) else SQLITE
         self.clock = clock
@@ -196,9 +203,14 @@ class Ledger(Application[str]):
             datastore.transaction(commit=True) as cursor,
             tqdm(total=total, unit="ev", disable=not progress, desc="replay") as bar,
         ):
+            # Dropped and created again, so a database of an earlier format is rebuilt too.
             for table in PROJECTION_TABLES:
-                cursor.execute(f"DELETE FROM {table}")
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
+            for statement in self.dialect.projection_statements():
+                cursor.execute(statement)
             projector.project(cursor, counted(self.stored_events(), bar))
+        self.recorder.stale_format = None  # type: ignore[attr-defined]
         return total
 
 

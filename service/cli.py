@@ -24,6 +24,7 @@ from service.audit.commands import (
     cmd_verify,
 )
 from service.importer import ImportRejected, export_lines, import_file
+from service.projections.format import ProjectionsOutOfDate
 from service.schemas import Changes, ClaimHistory, Timeline
 from service.timeparse import BadTime, parse_moment
 
@@ -36,12 +37,13 @@ def bundled_story_path() -> Path:
     return Path(str(resources.files("service") / "stories" / BUNDLED_STORY))
 
 
-def open_ledger() -> Ledger:
-    """The ledger on the configured database (creating a SQLite file's folder if needed)."""
+def open_ledger(*, rebuild: bool = False) -> Ledger:
+    """The ledger on the configured database (creating a SQLite file's folder if needed);
+    ``rebuild`` opens one whose projections are of an earlier format, to replay them."""
     database = settings_module.load().database
     if "://" not in database:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    return Ledger(database)
+    return Ledger(database, rebuild=rebuild)
 
 
 def cli_user() -> str:
@@ -245,7 +247,11 @@ def cmd_replay(args: argparse.Namespace, ledger: Ledger) -> int:
 def cmd_serve(args: argparse.Namespace, ledger: Ledger | None) -> int:
     from service.serve import run
 
-    run(settings_module.load(), args.host, args.port, args.workers)
+    try:
+        run(settings_module.load(), args.host, args.port, args.workers)
+    except ProjectionsOutOfDate as e:
+        print(f"knewwhen serve: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -340,7 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "serve":
         return cmd_serve(args, None)
-    ledger = open_ledger()
+    try:
+        ledger = open_ledger(rebuild=args.command == "replay")
+    except ProjectionsOutOfDate as e:
+        print(f"knewwhen {args.command}: {e}", file=sys.stderr)
+        return 1
     try:
         result: int = args.handler(args, ledger)
         return result

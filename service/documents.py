@@ -1,7 +1,7 @@
 """Documents as versioned resources: revisions at (T, R), folded from one document's stored acts.
 
-A document's revisions are never read from the stream: its acts (``kw_document_acts``, joined to
-``kw_events`` for ``recorded_at``) are folded by ``service.revisions``. Lists of documents are
+A document's revisions are never read from the stream: its acts (``kw_document_acts``, each
+with its ``recorded_at``) are folded by ``service.revisions``. Lists of documents are
 one probe per document of the bitemporal ``kw_document_states``; a URL is one probe of
 ``kw_document_urls``.
 """
@@ -92,10 +92,9 @@ class Documents:
         self.datastore = datastore
         q = dialect.sql
         self.acts = q(
-            "SELECT a.act, e.recorded_at FROM kw_document_acts a"
-            " JOIN kw_events e ON e.position = a.position"
-            " WHERE a.story = ? AND a.document = ? AND e.recorded_at < ?"
-            " ORDER BY a.published_at, a.position"
+            "SELECT act, recorded_at FROM kw_document_acts"
+            " WHERE story = ? AND document = ? AND recorded_at < ?"
+            " ORDER BY published_at, position"
         )
         self.states_at = q(
             "SELECT (SELECT s.state FROM kw_document_states s"

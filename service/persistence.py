@@ -32,9 +32,11 @@ from psycopg.sql import SQL, Composed
 from service.audit.log import VerifiableLog
 from service.audit.triggers import append_only_statements
 from service.projections.dialect import POSTGRES, SQLITE
+from service.projections.format import stale_format
 from service.projections.writer import Projector
 
 SQLITE_POOL_SIZE = 10
+CREATE_TABLES_LOCK = 0x6B6E_6577  # "knew": the advisory lock key of table creation
 SQLITE_STATEMENT_CACHE = 256
 
 
@@ -113,14 +115,23 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         super().__init__(*args, **kwargs)
         self.log = VerifiableLog(SQLITE)
         self.projector = Projector(SQLITE, hooks=(self.log,))
+        self.stale_format: int | None = None
 
     def construct_create_table_statements(self) -> list[str]:
-        """The stored events table, then the projection tables, then the append-only triggers."""
+        """The stored events table, then the log and kw_meta, then the append-only triggers."""
         return [
             *super().construct_create_table_statements(),
-            *SQLITE.create_statements(),
+            *SQLITE.shared_statements(),
             *append_only_statements(SQLITE, self.events_table_name),
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """Create every table; the projection tables only when absent or of this format."""
+        self.stale_format = stale_format(c, SQLITE)
+        super()._create_table(c)
+        if self.stale_format is None:
+            for statement in SQLITE.projection_statements():
+                c.execute(statement)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -173,13 +184,27 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         self.log = VerifiableLog(POSTGRES)
         self.projector = Projector(POSTGRES, hooks=(self.log,))
+        self.stale_format: int | None = None
         self.sql_create_statements.extend(
             Composed([SQL(statement)])
             for statement in [
-                *POSTGRES.create_statements(),
+                *POSTGRES.shared_statements(),
                 *append_only_statements(POSTGRES, self.events_table_name),
             ]
         )
+
+    def _create_table(self, curs: Any) -> None:
+        """Create every table; the projection tables only when absent or of this format.
+
+        Workers starting together would race on the library's ``CREATE OR REPLACE FUNCTION``
+        ("tuple concurrently updated"): a transaction-scoped advisory lock takes them in turn.
+        """
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_TABLES_LOCK,), prepare=False)
+        self.stale_format = stale_format(curs, POSTGRES)
+        super()._create_table(curs)
+        if self.stale_format is None:
+            for statement in POSTGRES.projection_statements():
+                curs.execute(SQL(statement), prepare=False)  # type: ignore[arg-type]
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -1,8 +1,8 @@
 """What a provenance document covers, read from the projection tables at (T, R).
 
 Events from ``kw_events``, stances from ``kw_claim_acts``, publications from
-``kw_document_acts`` (each joined to ``kw_events`` for ``recorded_at < R``) and the claims'
-states from the knowledge answer — index reads, never a replay of the stream.
+``kw_document_acts`` (each act row carries its ``recorded_at``) and the claims' states from the
+knowledge answer — index reads, never a replay of the stream.
 """
 
 from __future__ import annotations
@@ -66,8 +66,7 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
         raise StoryNotFound(f"no story {story!r}")
     q, t, r = ledger.dialect.sql, micros(at), recorded_bound(recorded_before)
     knowledge = ledger.reader.knowledge(story, at, recorded_before)
-    in_scope = " JOIN kw_events e ON e.position = a.position WHERE a.story = ?"
-    in_scope += " AND a.published_at <= ? AND e.recorded_at < ?"
+    in_scope = " WHERE a.story = ? AND a.published_at <= ? AND a.recorded_at < ?"
     datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
     with datastore.transaction(commit=False) as cursor:
         cursor.execute(q(EVENTS_IN_SCOPE), (story, t, r))

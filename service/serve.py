@@ -27,7 +27,8 @@ def environment_of(settings: Settings) -> dict[str, str]:
 
 
 def prepare(database: str) -> None:
-    """Create every table once, before workers start and race to create them on a fresh database."""
+    """Create every table once, before workers start and race to create them on a fresh
+    database; raises ``ProjectionsOutOfDate`` before serving a database that needs a replay."""
     ledger = open_ledger(database)
     try:
         TokenStore.of(ledger)
@@ -48,8 +49,8 @@ def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         "server_header": False,
         "timeout_graceful_shutdown": 10,
     }
+    prepare(settings.database)
     if workers > 1:
-        prepare(settings.database)
         os.environ.update(environment_of(settings))
         uvicorn.run(FACTORY, factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TABLES = (
+# The layout of the projection tables and their blobs. A database whose projections were
+# written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
+PROJECTION_FORMAT = 2
+
+PROJECTION_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kw_events (
         position {int} PRIMARY KEY,
         story TEXT NOT NULL,
@@ -41,11 +45,15 @@ TABLES = (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
         PRIMARY KEY (story, claim)){without_rowid}""",
+    # An act row carries its event's id and recording time, so the events applied to a claim
+    # at (T, R) are one range of its acts: no list of them is kept in any state row.
     """CREATE TABLE IF NOT EXISTS kw_claim_acts (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
         published_at {int} NOT NULL,
         position {int} NOT NULL,
+        recorded_at {int} NOT NULL,
+        event_id TEXT NOT NULL,
         act {blob} NOT NULL,
         PRIMARY KEY (story, claim, published_at, position)){without_rowid}""",
     "CREATE INDEX IF NOT EXISTS kw_claim_acts_public ON kw_claim_acts (story, published_at)",
@@ -66,6 +74,8 @@ TABLES = (
         document TEXT NOT NULL,
         published_at {int} NOT NULL,
         position {int} NOT NULL,
+        recorded_at {int} NOT NULL,
+        event_id TEXT NOT NULL,
         act {blob} NOT NULL,
         PRIMARY KEY (story, document, published_at, position)){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS kw_document_states (
@@ -82,6 +92,14 @@ TABLES = (
         document TEXT NOT NULL,
         url TEXT NOT NULL,
         PRIMARY KEY (url_sha256, story, document)){without_rowid}""",
+    f"INSERT INTO kw_meta VALUES ('projection_format', '{PROJECTION_FORMAT}')"
+    " ON CONFLICT (name) DO NOTHING",
+)
+
+SHARED_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS kw_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL)""",
     # The verifiable log (service/audit, decision 004): append-only, never rebuilt by replay.
     """CREATE TABLE IF NOT EXISTS kw_log_leaves (
         leaf_index {int} PRIMARY KEY,
@@ -117,11 +135,21 @@ class Dialect:
     placeholder: str
 
     def create_statements(self) -> list[str]:
-        """CREATE statements for every projection table and index."""
-        return [
-            t.format(int=self.int_type, blob=self.blob_type, without_rowid=self.without_rowid)
-            for t in TABLES
-        ]
+        """CREATE statements for every table and index: shared ones, then the projections."""
+        return [*self.shared_statements(), *self.projection_statements()]
+
+    def shared_statements(self) -> list[str]:
+        """CREATE statements for the tables replay never touches: the log and kw_meta."""
+        return [self._typed(t) for t in SHARED_SCHEMA]
+
+    def projection_statements(self) -> list[str]:
+        """CREATE statements for the projection tables, stamped with ``PROJECTION_FORMAT``."""
+        return [self._typed(t) for t in PROJECTION_SCHEMA]
+
+    def _typed(self, statement: str) -> str:
+        return statement.format(
+            int=self.int_type, blob=self.blob_type, without_rowid=self.without_rowid
+        )
 
     def sql(self, statement: str) -> str:
         """Rewrite ``?`` markers for this database."""

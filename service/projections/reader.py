@@ -60,7 +60,8 @@ class Reader:
             " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1"
         )
         self.claims_at = q(
-            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state"
+            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state,"
+            f" {applied_event_ids(dialect)} AS events"
             " FROM kw_claims c WHERE c.story = ?"
         )
         self.claim_at = q(
@@ -160,8 +161,12 @@ class Reader:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
         t, r = micros(at), recorded_bound(recorded_before)
         with self._transaction() as cursor:
-            cursor.execute(self.claims_at, (r, t, story))
-            claims = [decode_claim_state(row["state"]) for row in cursor.fetchall() if row["state"]]
+            cursor.execute(self.claims_at, (r, t, t, r, story))
+            claims = [
+                (decode_claim_state(row["state"]), row["events"].split(","))
+                for row in cursor.fetchall()
+                if row["state"]
+            ]
             cursor.execute(self.documents_at, (r, t, story))
             documents = [
                 decode_document_state(row["state"]) for row in cursor.fetchall() if row["state"]
@@ -303,6 +308,23 @@ class Reader:
         """One story's summary, or None."""
         rows = self._rows(self.story_row, (story,))
         return story_summary(rows[0]) if rows else None
+
+
+def applied_event_ids(dialect: Dialect) -> str:
+    """A correlated subquery: the ids of the events applied to claim ``c`` at (T, R), in fold
+    order, comma-separated (ids cannot hold a comma); parameters T, then R."""
+    acts = (
+        "FROM kw_claim_acts a WHERE a.story = c.story AND a.claim = c.claim"
+        " AND a.published_at <= ? AND a.recorded_at < ?"
+    )
+    if dialect.name == "postgres":
+        return f"(SELECT string_agg(a.event_id, ',' ORDER BY a.published_at, a.position) {acts})"
+    # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in the order
+    # of an ordered subquery (which it never flattens into an aggregate).
+    return (
+        f"(SELECT group_concat(o.event_id) FROM (SELECT a.event_id {acts}"
+        " ORDER BY a.published_at, a.position) o)"
+    )
 
 
 def event_view(row: Any) -> StoredEventView:

@@ -90,7 +90,6 @@ class Subject:
     decode_act: Callable[[bytes], Any]
     fold: Callable[[str, list[Any], Any], Iterator[Any]]
     decode_state: Callable[[bytes], Any] | None = None
-    can_resume: Callable[[Any], bool] = lambda state: False
 
     @property
     def resumable(self) -> bool:
@@ -134,7 +133,6 @@ CLAIMS = Subject(
     decode_claim_act,
     fold_claim,
     msgspec.msgpack.Decoder(ClaimState).decode,
-    lambda state: state.primary_sources is not None,
 )
 DOCUMENTS = Subject(
     "document",
@@ -147,6 +145,8 @@ DOCUMENTS = Subject(
 IN_LIST_CHUNK = 500
 POINTS_CHUNK = 300
 ResumePoint = tuple[str, datetime, int]
+# (story, claim or document, published_at, position, recorded_at, event_id, act)
+ActRow = tuple[str, str, int, int, int, str, bytes]
 
 
 class AppendHook(Protocol):
@@ -224,12 +224,32 @@ class Projector:
             )
             order = (event.published_at, position)
             for claim_id, claim_act in claim_acts(event, position):
-                claim_rows.append((story, claim_id, published, position, encode_blob(claim_act)))
+                claim_rows.append(
+                    (
+                        story,
+                        claim_id,
+                        published,
+                        position,
+                        recorded_at,
+                        event.id,
+                        encode_blob(claim_act),
+                    )
+                )
                 claims_from[claim_id] = min(claims_from.get(claim_id, order), order)
             doc_act = document_act(event, position)
             if doc_act is not None:
                 doc_id = doc_act.document.id
-                document_rows.append((story, doc_id, published, position, encode_blob(doc_act)))
+                document_rows.append(
+                    (
+                        story,
+                        doc_id,
+                        published,
+                        position,
+                        recorded_at,
+                        event.id,
+                        encode_blob(doc_act),
+                    )
+                )
                 if doc_act.document.url:
                     url = doc_act.document.url
                     url_rows.append((url_key(url), story, doc_id, url))
@@ -260,7 +280,7 @@ class Projector:
         cursor: Any,
         subject: Subject,
         story: str,
-        act_rows: list[tuple[str, str, int, int, bytes]],
+        act_rows: list[ActRow],
         starts: dict[str, tuple[datetime, int]],
         recorded_at: int,
     ) -> int:
@@ -268,7 +288,7 @@ class Projector:
         if not act_rows:
             return 0
         q = self.dialect.sql
-        cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?)"), act_rows)
+        cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?,?,?)"), act_rows)
         keys = list(starts)
         known = set(
             self._select_in(
@@ -300,9 +320,9 @@ class Projector:
                 whole_rows=True,
             ):
                 acts[row["k"]].append(subject.decode_act(row["act"]))
-        for _, key, _, _, blob in act_rows:
-            if key not in known:
-                acts[key].append(subject.decode_act(blob))
+        for row in act_rows:
+            if row[1] not in known:
+                acts[row[1]].append(subject.decode_act(row[-1]))
         state_rows: list[tuple[str, str, int, int, int, bytes]] = []
         for key, key_acts in acts.items():
             if key not in known:
@@ -322,8 +342,7 @@ class Projector:
 
         The latest-recorded row among those before ``start`` is that state (decision 002: the
         last append that touched an earlier act rewrote every state from there on). Keys with
-        nothing before ``start``, or whose row predates resumable states, are left out: they
-        re-fold whole.
+        nothing before ``start`` are left out: they re-fold whole.
         """
         decode = subject.decode_state
         assert decode is not None, "only resumable subjects have states to resume from"
@@ -331,9 +350,7 @@ class Projector:
         for rows in self._with_points(cursor, subject.prior_states, story, points):
             for row in rows:
                 if row["state"] is not None:
-                    state = decode(row["state"])
-                    if subject.can_resume(state):
-                        found[row["k"]] = state
+                    found[row["k"]] = decode(row["state"])
         return found
 
     def _acts_from(

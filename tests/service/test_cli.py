@@ -179,6 +179,35 @@ def test_replay_rebuilds_and_answers_the_same(knewwhen) -> None:  # type: ignore
     assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
 
 
+def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them(
+    knewwhen, database: str
+) -> None:  # type: ignore[no-untyped-def]
+    knewwhen("import", "--bundled")
+    before = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1]
+    raw = Raw(database)
+    # Format 1: no kw_meta, act rows without recorded_at and event_id.
+    raw.run("DROP TABLE kw_meta")
+    raw.run("DROP TABLE kw_claim_acts")
+    raw.run(
+        "CREATE TABLE kw_claim_acts (story TEXT NOT NULL, claim TEXT NOT NULL,"
+        " published_at BIGINT NOT NULL, position BIGINT NOT NULL, act BYTEA NOT NULL,"
+        " PRIMARY KEY (story, claim, published_at, position))"
+    )
+    code, out, err = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")
+    assert (code, out) == (1, "")
+    assert "projection tables of this database are format 1; this release reads format 2" in err
+    assert "run `knewwhen replay`" in err
+    code, _, err = knewwhen("serve", "--port", "0")  # refused before it would listen
+    assert code == 1
+    assert err.startswith("knewwhen serve: the projection tables of this database are format 1")
+    code, out, _ = knewwhen("replay")
+    assert code == 0
+    assert "replayed 16 stored events" in out
+    assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
+    assert raw.run("SELECT value FROM kw_meta WHERE name = 'projection_format'") == [("2",)]
+    assert knewwhen("verify")[0] == 0
+
+
 def test_errors_are_clear(knewwhen) -> None:  # type: ignore[no-untyped-def]
     assert knewwhen("knowledge", "nope") == (1, "", "knewwhen knowledge: no story 'nope'\n")
     knewwhen("import", "--bundled")
