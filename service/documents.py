@@ -101,7 +101,7 @@ class Documents:
             " WHERE s.story = d.story AND s.document = d.document"
             " AND s.recorded_at < ? AND s.published_at <= ?"
             " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1) AS state"
-            " FROM kw_documents d WHERE d.story = ?"
+            " FROM kw_documents d WHERE d.story = ? AND d.first_published_at <= ?"
         )
         self.latest_state = q(
             "SELECT state FROM kw_document_states WHERE story = ? AND document = ?"
@@ -175,7 +175,8 @@ class Documents:
         self, story: str, at: datetime, recorded_before: datetime | None = None
     ) -> list[DocumentSummary]:
         """The story's documents public at ``at``, by (public_since, id)."""
-        rows = self._rows(self.states_at, (recorded_bound(recorded_before), micros(at), story))
+        t = micros(at)
+        rows = self._rows(self.states_at, (recorded_bound(recorded_before), t, story, t))
         states = [decode_document_state(row["state"]) for row in rows if row["state"]]
         states.sort(key=lambda s: (s.public_since, s.id))
         return [document_summary(s) for s in states]

@@ -23,7 +23,7 @@ from domain.story import Story
 from service.application import Ledger
 from service.schemas import line_decoder, pointer_of, without_story
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 10_000
 _encode_story = msgspec.json.Encoder().encode
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -40,6 +41,14 @@ CREATE_TABLES_LOCK = 0x6B6E_6577  # "knew": the advisory lock key of table creat
 SQLITE_STATEMENT_CACHE = 256
 
 
+@dataclass(frozen=True)
+class MappedEvent(StoredEvent):
+    """A stored event on its way in, still holding the domain event it was encoded from, so
+    the projector in the same transaction need not decode it again."""
+
+    domain_event: Any = field(default=None, compare=False, repr=False)
+
+
 class MsgspecMapper(Mapper[str]):
     """Stores each aggregate event as msgspec JSON of its dataclass (no transcoder, no __dict__ walk)."""
 
@@ -48,11 +57,12 @@ class MsgspecMapper(Mapper[str]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
         """Encode the whole event dataclass; the topic names its class."""
-        return StoredEvent(
+        return MappedEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=get_topic(type(domain_event)),
             state=self._encoder.encode(domain_event),
+            domain_event=domain_event,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:

@@ -69,11 +69,21 @@ events_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
 line_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(StrictLine)
 
 
+def _field_order(line_class: type[Any]) -> tuple[type[ev.ReportingEvent], tuple[int, ...]]:
+    """The reporting event class of a line class, and where each of its fields sits in a line."""
+    base: type[ev.ReportingEvent] = line_class.__mro__[1]
+    fields = line_class.__struct_fields__
+    return base, tuple(fields.index(name) for name in base.__struct_fields__)
+
+
+_LINE_FIELDS = {cls: _field_order(cls) for cls in STRICT_LINES}
+
+
 def without_story(line: Any) -> ev.ReportingEvent:
     """The reporting event of an import line: the same fields, less ``story``."""
-    fields = {f: getattr(line, f) for f in line.__struct_fields__ if f != "story"}
-    base: type[ev.ReportingEvent] = type(line).__mro__[1]
-    return base(**fields)
+    base, order = _LINE_FIELDS[type(line)]
+    values = msgspec.structs.astuple(line)
+    return base(*[values[i] for i in order])
 
 
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")

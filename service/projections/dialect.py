@@ -41,9 +41,12 @@ PROJECTION_SCHEMA = (
         first_published_at {int} NOT NULL,
         last_published_at {int} NOT NULL,
         last_position {int} NOT NULL)""",
+    # A claim's or document's earliest public act as recorded so far (lowered when an earlier
+    # one is recorded late): a knowledge answer at T probes only those public by T.
     """CREATE TABLE IF NOT EXISTS kw_claims (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
+        first_published_at {int} NOT NULL,
         PRIMARY KEY (story, claim)){without_rowid}""",
     # An act row carries its event's id and recording time, so the events applied to a claim
     # at (T, R) are one range of its acts: no list of them is kept in any state row.
@@ -57,6 +60,9 @@ PROJECTION_SCHEMA = (
         act {blob} NOT NULL,
         PRIMARY KEY (story, claim, published_at, position)){without_rowid}""",
     "CREATE INDEX IF NOT EXISTS kw_claim_acts_public ON kw_claim_acts (story, published_at)",
+    # Covers the read of a claim's applied events, which then never visits the wide act rows.
+    "CREATE INDEX IF NOT EXISTS kw_claim_acts_events ON kw_claim_acts"
+    " (story, claim, published_at, position, recorded_at, event_id)",
     """CREATE TABLE IF NOT EXISTS kw_claim_states (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
@@ -68,6 +74,7 @@ PROJECTION_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kw_documents (
         story TEXT NOT NULL,
         document TEXT NOT NULL,
+        first_published_at {int} NOT NULL,
         PRIMARY KEY (story, document)){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS kw_document_acts (
         story TEXT NOT NULL,

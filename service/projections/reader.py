@@ -62,7 +62,7 @@ class Reader:
         self.claims_at = q(
             f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state,"
             f" {applied_event_ids(dialect)} AS events"
-            " FROM kw_claims c WHERE c.story = ?"
+            " FROM kw_claims c WHERE c.story = ? AND c.first_published_at <= ?"
         )
         self.claim_at = q(
             f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state"
@@ -70,7 +70,7 @@ class Reader:
         )
         self.documents_at = q(
             f"SELECT ({state_probe.format(table='kw_document_states', key='document')}) AS state"
-            " FROM kw_documents c WHERE c.story = ?"
+            " FROM kw_documents c WHERE c.story = ? AND c.first_published_at <= ?"
         )
         self.count_applied = q(
             "SELECT COUNT(*) AS n FROM kw_events"
@@ -161,13 +161,13 @@ class Reader:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
         t, r = micros(at), recorded_bound(recorded_before)
         with self._transaction() as cursor:
-            cursor.execute(self.claims_at, (r, t, t, r, story))
+            cursor.execute(self.claims_at, (r, t, t, r, story, t))
             claims = [
                 (decode_claim_state(row["state"]), row["events"].split(","))
                 for row in cursor.fetchall()
                 if row["state"]
             ]
-            cursor.execute(self.documents_at, (r, t, story))
+            cursor.execute(self.documents_at, (r, t, story, t))
             documents = [
                 decode_document_state(row["state"]) for row in cursor.fetchall() if row["state"]
             ]

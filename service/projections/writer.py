@@ -66,11 +66,16 @@ def from_micros(value: int) -> datetime:
 Batch = list[tuple[int, Story.EventRecorded]]
 
 
+def recorded_of(stored: StoredEvent) -> Story.EventRecorded:
+    """The reporting event a stored event records: the one it was encoded from, while an
+    append still holds it (``service.persistence.MappedEvent``), else decoded."""
+    held = getattr(stored, "domain_event", None)
+    return held if isinstance(held, Story.EventRecorded) else decode_recorded(stored.state)
+
+
 def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
-    """Decode reporting events and group them by (story, recorded_at): one group, one save."""
-    recorded = (
-        (position, decode_recorded(s.state)) for position, s in stored if s.topic == RECORDED_TOPIC
-    )
+    """Reporting events grouped by (story, recorded_at): one group, one save."""
+    recorded = ((position, recorded_of(s)) for position, s in stored if s.topic == RECORDED_TOPIC)
     for _, group in groupby(recorded, key=lambda r: (r[1].originator_id, r[1].timestamp)):
         yield list(group)
 
@@ -290,16 +295,19 @@ class Projector:
         q = self.dialect.sql
         cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?,?,?)"), act_rows)
         keys = list(starts)
-        known = set(
-            self._select_in(
+        first_public = {
+            row["k"]: row["first_published_at"]
+            for row in self._select_in(
                 cursor,
                 subject,
-                f"SELECT {subject.column} AS k FROM {subject.things}",
+                f"SELECT {subject.column} AS k, first_published_at FROM {subject.things}",
                 story,
                 keys,
                 "",
+                whole_rows=True,
             )
-        )
+        }
+        known = set(first_public)
         acts: dict[str, list[Any]] = {key: [] for key in keys}
         resumed: dict[str, Any] = {}
         if subject.resumable and known:
@@ -330,9 +338,22 @@ class Projector:
             states = subject.fold(key, key_acts, resumed.get(key))
             state_rows.extend(rows_from(story, key, key_acts, states, starts[key], recorded_at))
         cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), state_rows)
-        new = [(story, key) for key in keys if key not in known]
+        new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
         if new:
-            cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?)"), new)
+            cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?,?)"), new)
+        earlier = [
+            (micros(starts[key][0]), story, key)
+            for key, published in first_public.items()
+            if micros(starts[key][0]) < published
+        ]
+        if earlier:
+            cursor.executemany(
+                q(
+                    f"UPDATE {subject.things} SET first_published_at = ?"
+                    f" WHERE story = ? AND {subject.column} = ?"
+                ),
+                earlier,
+            )
         return len(new)
 
     def _resumable_states(
