@@ -9,7 +9,7 @@ from urllib.parse import quote
 from msgspec import Struct
 
 from service.application import Ledger
-from service.projections.writer import from_micros
+from service.projections.rows import from_micros
 
 
 class Question(Struct, frozen=True):
@@ -30,7 +30,9 @@ def sample_questions(ledger: Ledger, seed: int, count: int) -> list[Question]:
     rng = random.Random(seed)
     stories = ledger.reader.stories()
     q = ledger.dialect.sql
-    recorded_at_of = q("SELECT recorded_at FROM kw_events WHERE story = ? AND story_version = ?")
+    recorded_at_of = q(
+        "SELECT recorded_at FROM kw_events WHERE story = ? ORDER BY position LIMIT 1 OFFSET ?"
+    )
     claim_at = q("SELECT claim FROM kw_claims WHERE story = ? ORDER BY claim LIMIT 1 OFFSET ?")
     found = []
     with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
@@ -40,7 +42,7 @@ def sample_questions(ledger: Ledger, seed: int, count: int) -> list[Question]:
             at = summary.first_published_at + span * rng.random()
             recorded_before = None
             if rng.random() < 0.5:
-                cursor.execute(recorded_at_of, (summary.story, rng.randint(1, summary.events)))
+                cursor.execute(recorded_at_of, (summary.story, rng.randint(0, summary.events - 1)))
                 row = cursor.fetchone()
                 if row is not None:
                     recorded_before = from_micros(row["recorded_at"] + rng.choice((0, 1)))

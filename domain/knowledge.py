@@ -173,49 +173,64 @@ def fold_claim(
     """Apply acts (already in ``act_order``) and yield the claim's state after each one.
 
     ``after`` resumes the fold from the state after the acts that precede ``acts``, so a
-    projection re-folds only from its earliest new act. A source whose latest stance is ``retracts`` counts like one never heard from, so the
-    supporters and disputers of a state are all a resumed fold needs of the stances.
+    projection re-folds only from its earliest new act. A source whose latest stance is
+    ``retracts`` counts like one never heard from, so the supporters and disputers of a state
+    are all a resumed fold needs of the stances.
     """
     latest: dict[str, str] = {}
+    supporters: set[str] = set()
+    disputers: set[str] = set()
     primary_sources: set[str] = set()
     text: str | None = None
     occurred_at: str | None = None
     first_at: datetime | None = None
     first_by: str | None = None
+    supported: tuple[str, ...] = ()
+    disputed: tuple[str, ...] = ()
+    primary: tuple[str, ...] = ()
     if after is not None:
-        latest = dict.fromkeys(after.supported_by, "asserts")
-        latest.update(dict.fromkeys(after.disputed_by, "disputes"))
-        primary_sources = set(after.primary_sources)
+        supported, disputed, primary = after.supported_by, after.disputed_by, after.primary_sources
+        supporters, disputers, primary_sources = set(supported), set(disputed), set(primary)
+        latest = dict.fromkeys(supported, "asserts")
+        latest.update(dict.fromkeys(disputed, "disputes"))
         text, occurred_at = after.text, after.occurred_at
         first_at, first_by = after.first_reported_at, after.first_reported_by
     for act in acts:
-        latest[act.source] = act.stance
-        if act.primary:
-            primary_sources.add(act.source)
-        if act.stance == "asserts":
+        source, stance = act.source, act.stance
+        before = latest.get(source)
+        latest[source] = stance
+        # The sorted tuples change only when a source moves in or out of a side.
+        if (before in SUPPORTING_STANCES) != (stance in SUPPORTING_STANCES):
+            (supporters.add if stance in SUPPORTING_STANCES else supporters.discard)(source)
+            supported = tuple(sorted(supporters))
+        if (before == "disputes") != (stance == "disputes"):
+            (disputers.add if stance == "disputes" else disputers.discard)(source)
+            disputed = tuple(sorted(disputers))
+        if act.primary and source not in primary_sources:
+            primary_sources.add(source)
+            primary = tuple(sorted(primary_sources))
+        if stance == "asserts":
             if first_at is None:
                 # The first assertion's text shows unless a correction came before it.
-                first_at, first_by = act.published_at, act.source
+                first_at, first_by = act.published_at, source
                 text = act.text if text is None else text
             # A correction's occurred_at wins over any assertion's; the first assertion's
             # wins over later ones: either way, a set value stays.
             occurred_at = occurred_at or act.occurred_at
-        elif act.stance == "corrects":
+        elif stance == "corrects":
             text = act.text
             occurred_at = act.occurred_at or occurred_at
-        supported = sorted(s for s, st in latest.items() if st in SUPPORTING_STANCES)
-        disputed = sorted(s for s, st in latest.items() if st == "disputes")
         yield ClaimState(
             id=claim_id,
             visible=first_at is not None,
             text=text,
             status=claim_status(supported, primary_sources),
-            supported_by=tuple(supported),
-            disputed_by=tuple(disputed),
+            supported_by=supported,
+            disputed_by=disputed,
             first_reported_at=first_at,
             first_reported_by=first_by,
             occurred_at=occurred_at,
-            primary_sources=tuple(sorted(primary_sources)),
+            primary_sources=primary,
         )
 
 
@@ -223,7 +238,7 @@ def claim_status(supported_by: Sequence[str], primary_sources: set[str]) -> Clai
     """The status rules: retracted, else confirmed by a primary release, else by headcount."""
     if not supported_by:
         return "retracted"
-    if primary_sources.intersection(supported_by):
+    if primary_sources and not primary_sources.isdisjoint(supported_by):
         return "confirmed"
     if len(supported_by) >= 2:
         return "corroborated"

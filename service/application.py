@@ -16,9 +16,10 @@ from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.persistence import environment, is_postgres_url
-from service.projections.dialect import POSTGRES, PROJECTION_TABLES, SQLITE
+from service.projections.dialect import POSTGRES, SQLITE
 from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
+from service.projections.rebuild import EventStore, Rebuild
 from service.projections.writer import RecordedOutOfOrder
 from service.schemas import Receipt
 
@@ -194,28 +195,22 @@ class Ledger(Application[str]):
             start = page[-1].id + 1
 
     def replay(self, progress: bool = False) -> int:
-        """Rebuild every projection table from the event store; returns the events replayed."""
+        """Rebuild every projection table from the event store; returns the events replayed.
+
+        One transaction: readers see the old tables until it commits (decision 007).
+        """
         total = self.recorder.max_notification_id() or 0
-        projector = self.recorder.projector  # type: ignore[attr-defined]
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        postgres = self.dialect is POSTGRES
+        store = EventStore(
+            self.recorder.events_table_name,  # type: ignore[attr-defined]
+            "notification_id" if postgres else "rowid",
+        )
         with (
             self._write_lock,
             datastore.transaction(commit=True) as cursor,
-            tqdm(total=total, unit="ev", disable=not progress, desc="replay") as bar,
+            tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay") as bar,
         ):
-            # Dropped and created again, so a database of an earlier format is rebuilt too.
-            for table in PROJECTION_TABLES:
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
-            for statement in self.dialect.projection_statements():
-                cursor.execute(statement)
-            projector.project(cursor, counted(self.stored_events(), bar))
+            Rebuild(self.dialect, store).run(cursor, self.stored_events(), bar.update)
         self.recorder.stale_format = None  # type: ignore[attr-defined]
         return total
-
-
-def counted(items: Iterator[T], bar: tqdm[Any]) -> Iterator[T]:
-    """Pass items through, advancing a progress bar."""
-    for item in items:
-        bar.update(1)
-        yield item

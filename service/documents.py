@@ -18,7 +18,7 @@ from domain.knowledge import DocumentState, Visibility
 from service.application import Ledger
 from service.projections.dialect import Dialect
 from service.projections.reader import Datastore, decode_document_state, recorded_bound
-from service.projections.writer import decode_document_act, from_micros, micros, url_key
+from service.projections.rows import decode_document_act, from_micros, micros, url_key
 from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
 
 

@@ -17,12 +17,7 @@ from domain.errors import StoryNotFound
 from domain.knowledge import ClaimKnowledge, DocumentAct
 from service.application import Ledger
 from service.projections.reader import recorded_bound
-from service.projections.writer import (
-    decode_claim_act,
-    decode_document_act,
-    from_micros,
-    micros,
-)
+from service.projections.rows import decode_claim_act, decode_document_act, from_micros, micros
 
 EVENTS_IN_SCOPE = (
     "SELECT position, event_id, type, source, published_at, recorded_at, recorded_by, body"

@@ -18,7 +18,7 @@ from msgspec import Struct
 from service.application import Ledger
 from service.projections.dialect import Dialect
 from service.projections.reader import Datastore
-from service.projections.writer import micros
+from service.projections.rows import micros
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")

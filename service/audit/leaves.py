@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from domain.story import Story
-from service.projections.writer import from_micros
+from service.projections.rows import from_micros
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode

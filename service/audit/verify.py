@@ -18,7 +18,7 @@ from service.audit.leaves import leaf_of_recorded
 from service.audit.refold import refold
 from service.audit.snapshot import Snapshot, snapshot
 from service.merkle import MerkleTree, leaf_hash
-from service.projections.writer import RECORDED_TOPIC, decode_recorded
+from service.projections.rows import RECORDED_TOPIC, decode_recorded
 
 T = TypeVar("T")
 

@@ -28,11 +28,7 @@ PROJECTION_SCHEMA = (
         recorded_at {int} NOT NULL,
         recorded_by TEXT NOT NULL,
         digest TEXT NOT NULL,
-        body {blob} NOT NULL,
-        UNIQUE (story, event_id))""",
-    "CREATE INDEX IF NOT EXISTS kw_events_public"
-    " ON kw_events (story, published_at, recorded_at, position)",
-    "CREATE INDEX IF NOT EXISTS kw_events_version ON kw_events (story, story_version)",
+        body {blob} NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS kw_stories (
         story TEXT PRIMARY KEY,
         events {int} NOT NULL,
@@ -59,10 +55,6 @@ PROJECTION_SCHEMA = (
         event_id TEXT NOT NULL,
         act {blob} NOT NULL,
         PRIMARY KEY (story, claim, published_at, position)){without_rowid}""",
-    "CREATE INDEX IF NOT EXISTS kw_claim_acts_public ON kw_claim_acts (story, published_at)",
-    # Covers the read of a claim's applied events, which then never visits the wide act rows.
-    "CREATE INDEX IF NOT EXISTS kw_claim_acts_events ON kw_claim_acts"
-    " (story, claim, published_at, position, recorded_at, event_id)",
     """CREATE TABLE IF NOT EXISTS kw_claim_states (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
@@ -99,8 +91,23 @@ PROJECTION_SCHEMA = (
         document TEXT NOT NULL,
         url TEXT NOT NULL,
         PRIMARY KEY (url_sha256, story, document)){without_rowid}""",
+)
+
+# Secondary indexes: created with the tables, and by replay only after it wrote the rows.
+PROJECTION_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS kw_events_id ON kw_events (story, event_id)",
+    "CREATE INDEX IF NOT EXISTS kw_events_public"
+    " ON kw_events (story, published_at, recorded_at, position)",
+    "CREATE INDEX IF NOT EXISTS kw_events_story ON kw_events (story, position)",
+    "CREATE INDEX IF NOT EXISTS kw_claim_acts_public ON kw_claim_acts (story, published_at)",
+    # Covers the read of a claim's applied events, which then never visits the wide act rows.
+    "CREATE INDEX IF NOT EXISTS kw_claim_acts_events ON kw_claim_acts"
+    " (story, claim, published_at, position, recorded_at, event_id)",
+)
+
+STAMP_FORMAT = (
     f"INSERT INTO kw_meta VALUES ('projection_format', '{PROJECTION_FORMAT}')"
-    " ON CONFLICT (name) DO NOTHING",
+    " ON CONFLICT (name) DO NOTHING"
 )
 
 SHARED_SCHEMA = (
@@ -150,7 +157,11 @@ class Dialect:
         return [self._typed(t) for t in SHARED_SCHEMA]
 
     def projection_statements(self) -> list[str]:
-        """CREATE statements for the projection tables, stamped with ``PROJECTION_FORMAT``."""
+        """CREATE statements for the projection tables and indexes, then the format stamp."""
+        return [*self.projection_tables(), *PROJECTION_INDEXES, STAMP_FORMAT]
+
+    def projection_tables(self) -> list[str]:
+        """CREATE statements for the projection tables alone (replay indexes them after)."""
         return [self._typed(t) for t in PROJECTION_SCHEMA]
 
     def _typed(self, statement: str) -> str:

@@ -13,7 +13,7 @@ from msgspec import Struct
 
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
 from service.projections.dialect import Dialect
-from service.projections.writer import decode_claim_act, from_micros, micros
+from service.projections.rows import decode_claim_act, from_micros, micros
 from service.schemas import (
     Change,
     HistoryEntry,

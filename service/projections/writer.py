@@ -8,76 +8,40 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import groupby
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 
 from domain.knowledge import (
-    ClaimAct,
     ClaimState,
     DocumentAct,
     DocumentState,
     act_order,
-    claim_acts,
-    document_act,
     fold_claim,
     fold_document,
 )
-from domain.story import Story
 from service.projections.dialect import Dialect
-
-RECORDED_TOPIC = get_topic(Story.EventRecorded)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-decode_recorded = msgspec.json.Decoder(Story.EventRecorded).decode
-encode_body = msgspec.json.Encoder().encode
-encode_blob = msgspec.msgpack.Encoder().encode
-decode_claim_act = msgspec.msgpack.Decoder(ClaimAct).decode
-decode_document_act = msgspec.msgpack.Decoder(DocumentAct).decode
+from service.projections.rows import (
+    ActRow,
+    Batch,
+    SaveRows,
+    Start,
+    StateRow,
+    batches,
+    decode_claim_act,
+    decode_document_act,
+    micros,
+    save_rows,
+    state_rows,
+)
 
 
 class RecordedOutOfOrder(Exception):
     """Another writer committed a later ``recorded_at`` first; the append retries with a new one."""
-
-
-def micros(moment: datetime) -> int:
-    """Microseconds since the epoch: how the tables store a time."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def url_key(url: str) -> str:
-    """The key of a document URL in ``kw_document_urls`` (a URL may be too long to index)."""
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
-def from_micros(value: int) -> datetime:
-    """The inverse of ``micros``."""
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
-
-
-Batch = list[tuple[int, Story.EventRecorded]]
-
-
-def recorded_of(stored: StoredEvent) -> Story.EventRecorded:
-    """The reporting event a stored event records: the one it was encoded from, while an
-    append still holds it (``service.persistence.MappedEvent``), else decoded."""
-    held = getattr(stored, "domain_event", None)
-    return held if isinstance(held, Story.EventRecorded) else decode_recorded(stored.state)
-
-
-def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
-    """Reporting events grouped by (story, recorded_at): one group, one save."""
-    recorded = ((position, recorded_of(s)) for position, s in stored if s.topic == RECORDED_TOPIC)
-    for _, group in groupby(recorded, key=lambda r: (r[1].originator_id, r[1].timestamp)):
-        yield list(group)
 
 
 @dataclass(frozen=True)
@@ -150,8 +114,6 @@ DOCUMENTS = Subject(
 IN_LIST_CHUNK = 500
 POINTS_CHUNK = 300
 ResumePoint = tuple[str, datetime, int]
-# (story, claim or document, published_at, position, recorded_at, event_id, act)
-ActRow = tuple[str, str, int, int, int, str, bytes]
 
 
 class AppendHook(Protocol):
@@ -197,81 +159,28 @@ class Projector:
 
     def project_batch(self, cursor: Any, batch: Batch) -> None:
         """Write one save's rows: events, acts, and the re-folded states they changed."""
-        story = batch[0][1].originator_id
-        recorded_at = micros(batch[0][1].timestamp)
-        cursor.execute(self.last_recorded, (story,))
+        rows = save_rows(batch)
+        cursor.execute(self.last_recorded, (rows.story,))
         last = cursor.fetchone()
-        if last is not None and recorded_at <= last["recorded_at"]:
+        if last is not None and rows.recorded_at <= last["recorded_at"]:
             raise RecordedOutOfOrder(
-                f"recorded_at {recorded_at} is not after {last['recorded_at']}"
+                f"recorded_at {rows.recorded_at} is not after {last['recorded_at']}"
             )
-        event_rows, claim_rows, document_rows = [], [], []
-        url_rows: list[tuple[str, str, str, str]] = []
-        claims_from: dict[str, tuple[datetime, int]] = {}
-        documents_from: dict[str, tuple[datetime, int]] = {}
-        for position, recorded in batch:
-            event = recorded.event
-            published = micros(event.published_at)
-            event_rows.append(
-                (
-                    position,
-                    story,
-                    event.id,
-                    recorded.originator_version - 1,
-                    event.type,
-                    event.source,
-                    published,
-                    recorded_at,
-                    recorded.recorded_by,
-                    recorded.digest,
-                    encode_body(event),
-                )
-            )
-            order = (event.published_at, position)
-            for claim_id, claim_act in claim_acts(event, position):
-                claim_rows.append(
-                    (
-                        story,
-                        claim_id,
-                        published,
-                        position,
-                        recorded_at,
-                        event.id,
-                        encode_blob(claim_act),
-                    )
-                )
-                claims_from[claim_id] = min(claims_from.get(claim_id, order), order)
-            doc_act = document_act(event, position)
-            if doc_act is not None:
-                doc_id = doc_act.document.id
-                document_rows.append(
-                    (
-                        story,
-                        doc_id,
-                        published,
-                        position,
-                        recorded_at,
-                        event.id,
-                        encode_blob(doc_act),
-                    )
-                )
-                if doc_act.document.url:
-                    url = doc_act.document.url
-                    url_rows.append((url_key(url), story, doc_id, url))
-                documents_from[doc_id] = min(documents_from.get(doc_id, order), order)
-        cursor.executemany(self.insert_event, event_rows)
-        if url_rows:
-            cursor.executemany(self.insert_document_url, url_rows)
-        new_claims = self.refold(cursor, CLAIMS, story, claim_rows, claims_from, recorded_at)
-        new_documents = self.refold(
-            cursor, DOCUMENTS, story, document_rows, documents_from, recorded_at
+        cursor.executemany(self.insert_event, rows.events)
+        if rows.urls:
+            cursor.executemany(self.insert_document_url, rows.urls)
+        new_claims = self.refold(
+            cursor, CLAIMS, rows, rows.claim_acts, rows.new_claim_acts, rows.claims_from
         )
-        public_times = [row[6] for row in event_rows]
+        new_documents = self.refold(
+            cursor, DOCUMENTS, rows, rows.document_acts, rows.new_document_acts, rows.documents_from
+        )
+        public_times = [row[6] for row in rows.events]
         cursor.execute(
             self.upsert_story,
             (
-                story,
-                len(event_rows),
+                rows.story,
+                len(rows.events),
                 new_claims,
                 new_documents,
                 min(public_times),
@@ -284,14 +193,15 @@ class Projector:
         self,
         cursor: Any,
         subject: Subject,
-        story: str,
+        rows: SaveRows,
         act_rows: list[ActRow],
-        starts: dict[str, tuple[datetime, int]],
-        recorded_at: int,
+        new_acts: dict[str, list[Any]],
+        starts: dict[str, Start],
     ) -> int:
-        """Store a batch's acts, re-fold what they touched, write the states; count new things."""
+        """Store a save's acts, re-fold what they touched, write the states; count new things."""
         if not act_rows:
             return 0
+        story, recorded_at = rows.story, rows.recorded_at
         q = self.dialect.sql
         cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?,?,?)"), act_rows)
         keys = list(starts)
@@ -328,16 +238,14 @@ class Projector:
                 whole_rows=True,
             ):
                 acts[row["k"]].append(subject.decode_act(row["act"]))
-        for row in act_rows:
-            if row[1] not in known:
-                acts[row[1]].append(subject.decode_act(row[-1]))
-        state_rows: list[tuple[str, str, int, int, int, bytes]] = []
-        for key, key_acts in acts.items():
+        for key in keys:
             if key not in known:
-                key_acts.sort(key=act_order)
+                acts[key] = sorted(new_acts[key], key=act_order)
+        written: list[StateRow] = []
+        for key, key_acts in acts.items():
             states = subject.fold(key, key_acts, resumed.get(key))
-            state_rows.extend(rows_from(story, key, key_acts, states, starts[key], recorded_at))
-        cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), state_rows)
+            written.extend(state_rows(story, key, key_acts, states, starts[key], recorded_at))
+        cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), written)
         new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
         if new:
             cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?,?)"), new)
@@ -421,19 +329,3 @@ class Projector:
             )
             for row in cursor.fetchall():
                 yield row if whole_rows else row["k"]
-
-
-def rows_from(
-    story: str,
-    key: str,
-    acts: Sequence[ClaimAct | DocumentAct],
-    states: Iterable[ClaimState | DocumentState],
-    start: tuple[datetime, int],
-    recorded_at: int,
-) -> list[tuple[str, str, int, int, int, bytes]]:
-    """The rows of the states after each act from ``start`` on, as of this recording."""
-    return [
-        (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
-        for act, state in zip(acts, states, strict=True)
-        if (act.published_at, act.position) >= start
-    ]

@@ -20,7 +20,7 @@ from service.audit.commands import cmd_verify
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.persistence import is_postgres_url
-from service.projections.writer import decode_recorded
+from service.projections.rows import decode_recorded
 from tests.service.conftest import SteppingClock
 from tests.service.test_log import append_some
 

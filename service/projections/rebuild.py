@@ -1,0 +1,213 @@
+"""Replay: every projection table rebuilt from the event store, inside one transaction.
+
+Live appends re-fold what a save touched from the rows already stored; replay has the whole
+history, so it folds each story in memory, save by save, with the same ``save_rows`` and the
+same folds, and writes the same rows (the property tests compare the tables). It writes in
+key order, so every table grows at its end, and builds the secondary indexes after the rows:
+1. ``kw_events`` (keyed by position) in position order, a page of the store at a time;
+2. the other tables (keyed by story first) story by story, in story order.
+Memory stays that of the largest story; the stored events, the log and the tokens are read,
+never written.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from domain.knowledge import (
+    ClaimAct,
+    ClaimState,
+    DocumentAct,
+    act_order,
+    fold_claim,
+    fold_document,
+)
+from service.projections.dialect import PROJECTION_INDEXES, PROJECTION_TABLES, STAMP_FORMAT, Dialect
+from service.projections.rows import (
+    RECORDED_TOPIC,
+    EventRow,
+    SaveRows,
+    StateRow,
+    UrlRow,
+    batches,
+    micros,
+    save_rows,
+    state_rows,
+    stored_event_row,
+)
+
+Advance = Callable[[int], object]
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class EventStore:
+    """Where the library keeps the stored events: its table and its position column."""
+
+    table: str
+    position: str
+
+
+@dataclass
+class StoryFold:
+    """One story's claims and documents, folded save by save in memory as live appends did."""
+
+    story: str
+    claim_acts: dict[str, list[ClaimAct]] = field(default_factory=dict)
+    claim_states: dict[str, list[ClaimState]] = field(default_factory=dict)
+    document_acts: dict[str, list[DocumentAct]] = field(default_factory=dict)
+    claims_first: dict[str, int] = field(default_factory=dict)
+    documents_first: dict[str, int] = field(default_factory=dict)
+    urls: dict[UrlRow, None] = field(default_factory=dict)
+    events: int = 0
+    first_published_at: int | None = None
+    last_published_at: int | None = None
+    last_position: int = 0
+
+    def apply(self, rows: SaveRows) -> tuple[list[StateRow], list[StateRow]]:
+        """Take one save's acts; the claim and document state rows it (re)writes."""
+        claims: list[StateRow] = []
+        for key, new in rows.new_claim_acts.items():
+            acts = self.claim_acts.setdefault(key, [])
+            for act in new:
+                insort(acts, act, key=act_order)
+            start = rows.claims_from[key]
+            cut = bisect_left(acts, start, key=act_order)
+            states = self.claim_states.setdefault(key, [])
+            after = states[cut - 1] if cut else None
+            states[cut:] = fold_claim(key, acts[cut:], after)
+            claims.extend(
+                state_rows(self.story, key, acts[cut:], states[cut:], start, rows.recorded_at)
+            )
+            self._lower(self.claims_first, key, start)
+        documents: list[StateRow] = []
+        for key, new in rows.new_document_acts.items():
+            acts_of = self.document_acts.setdefault(key, [])
+            for act in new:
+                insort(acts_of, act, key=act_order)
+            start = rows.documents_from[key]
+            folded = list(fold_document(key, acts_of))
+            documents.extend(state_rows(self.story, key, acts_of, folded, start, rows.recorded_at))
+            self._lower(self.documents_first, key, start)
+        self.urls.update(dict.fromkeys(rows.urls))
+        public_times = [row[6] for row in rows.events]
+        self.events += len(rows.events)
+        low, high = min(public_times), max(public_times)
+        self.first_published_at = min(low, self.first_published_at or low)
+        self.last_published_at = max(high, self.last_published_at or high)
+        self.last_position = rows.events[-1][0]
+        return claims, documents
+
+    @staticmethod
+    def _lower(first: dict[str, int], key: str, start: tuple[Any, int]) -> None:
+        published = micros(start[0])
+        first[key] = min(first.get(key, published), published)
+
+
+class Rebuild:
+    """Writes every projection table afresh through one cursor of an open write transaction."""
+
+    def __init__(self, dialect: Dialect, store: EventStore) -> None:
+        self.dialect = dialect
+        q = dialect.sql
+        self.story_events = q(
+            f"SELECT {store.position} AS position, topic, state FROM {store.table}"
+            " WHERE originator_id = ? ORDER BY originator_version"
+        )
+        self.insert = {
+            table: q(f"INSERT INTO {table} VALUES ({','.join('?' * width)})")
+            for table, width in (
+                ("kw_events", 11),
+                ("kw_stories", 7),
+                ("kw_claims", 3),
+                ("kw_claim_acts", 7),
+                ("kw_claim_states", 6),
+                ("kw_documents", 3),
+                ("kw_document_acts", 7),
+                ("kw_document_states", 6),
+                ("kw_document_urls", 4),
+            )
+        }
+
+    def run(self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]], advance: Advance) -> None:
+        """Drop and create the tables, write every row, index them, stamp the format;
+        ``advance`` is told of each event written, twice (once per pass)."""
+        for table in PROJECTION_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
+        for statement in self.dialect.projection_tables():
+            cursor.execute(statement)
+        stories = self.write_events(cursor, stored, advance)
+        for story in sorted(stories):
+            advance(self.write_story(cursor, story))
+        for statement in (*PROJECTION_INDEXES, STAMP_FORMAT):
+            cursor.execute(statement)
+
+    def write_events(
+        self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]], advance: Advance
+    ) -> set[str]:
+        """``kw_events`` in position order; the stories met."""
+        stories: set[str] = set()
+        page: list[EventRow] = []
+        for position, event in stored:
+            if event.topic == RECORDED_TOPIC:
+                story, row = stored_event_row(position, event.state)
+                page.append(row)
+                stories.add(story)
+            if len(page) >= PAGE:
+                cursor.executemany(self.insert["kw_events"], page)
+                advance(len(page))
+                page = []
+        if page:
+            cursor.executemany(self.insert["kw_events"], page)
+            advance(len(page))
+        return stories
+
+    def write_story(self, cursor: Any, story: str) -> int:
+        """Fold one story's saves in memory and write its rows but ``kw_events``; how many
+        events it held."""
+        cursor.execute(self.story_events, (story,))
+        stored = [
+            (row["position"], StoredEvent(story, 0, row["topic"], bytes(row["state"])))
+            for row in cursor.fetchall()
+        ]
+        fold = StoryFold(story)
+        acts: dict[str, list[Any]] = {"kw_claim_acts": [], "kw_document_acts": []}
+        states: dict[str, list[StateRow]] = {"kw_claim_states": [], "kw_document_states": []}
+        for batch in batches(stored):
+            rows = save_rows(batch)
+            acts["kw_claim_acts"].extend(rows.claim_acts)
+            acts["kw_document_acts"].extend(rows.document_acts)
+            claims, documents = fold.apply(rows)
+            states["kw_claim_states"].extend(claims)
+            states["kw_document_states"].extend(documents)
+        if not fold.events:
+            return 0
+        cursor.execute(
+            self.insert["kw_stories"],
+            (
+                story,
+                fold.events,
+                len(fold.claims_first),
+                len(fold.documents_first),
+                fold.first_published_at,
+                fold.last_published_at,
+                fold.last_position,
+            ),
+        )
+        things = {
+            "kw_claims": [(story, k, first) for k, first in sorted(fold.claims_first.items())],
+            "kw_documents": [
+                (story, k, first) for k, first in sorted(fold.documents_first.items())
+            ],
+            "kw_document_urls": sorted(fold.urls),
+        }
+        for table, table_rows in (*things.items(), *acts.items(), *states.items()):
+            if table_rows:
+                cursor.executemany(self.insert[table], sorted(table_rows))
+        return fold.events

@@ -1,0 +1,221 @@
+"""The rows a save contributes to the projection tables, and the codecs and units they use.
+
+A save is one story's events recorded at one ``recorded_at``. Its event, act and URL rows
+depend on its events alone; its state rows on the folds of what it touched. The live projector
+(``writer``) and replay (``rebuild``) both build rows here, so they cannot write different ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from domain.knowledge import (
+    ClaimAct,
+    ClaimState,
+    DocumentAct,
+    DocumentState,
+    claim_acts,
+    document_act,
+)
+from domain.story import Story
+
+RECORDED_TOPIC = get_topic(Story.EventRecorded)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+decode_recorded = msgspec.json.Decoder(Story.EventRecorded).decode
+encode_body = msgspec.json.Encoder().encode
+encode_blob = msgspec.msgpack.Encoder().encode
+decode_claim_act = msgspec.msgpack.Decoder(ClaimAct).decode
+decode_document_act = msgspec.msgpack.Decoder(DocumentAct).decode
+
+Batch = list[tuple[int, Story.EventRecorded]]
+Start = tuple[datetime, int]
+# kw_events: position, story, event_id, story_version, type, source, published_at,
+# recorded_at, recorded_by, digest, body
+EventRow = tuple[int, str, str, int, str, str, int, int, str, str, bytes]
+# (story, claim or document, published_at, position, recorded_at, event_id, act)
+ActRow = tuple[str, str, int, int, int, str, bytes]
+# (story, claim or document, recorded_at, published_at, position, state)
+StateRow = tuple[str, str, int, int, int, bytes]
+# (url_sha256, story, document, url)
+UrlRow = tuple[str, str, str, str]
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch: how the tables store a time."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    """The inverse of ``micros``."""
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+def url_key(url: str) -> str:
+    """The key of a document URL in ``kw_document_urls`` (a URL may be too long to index)."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def recorded_of(stored: StoredEvent) -> Story.EventRecorded:
+    """The reporting event a stored event records: the one it was encoded from, while an
+    append still holds it (``service.persistence.MappedEvent``), else decoded."""
+    held = getattr(stored, "domain_event", None)
+    return held if isinstance(held, Story.EventRecorded) else decode_recorded(stored.state)
+
+
+def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
+    """Reporting events grouped by (story, recorded_at): one group, one save."""
+    recorded = ((position, recorded_of(s)) for position, s in stored if s.topic == RECORDED_TOPIC)
+    for _, group in groupby(recorded, key=lambda r: (r[1].originator_id, r[1].timestamp)):
+        yield list(group)
+
+
+class EventHead(msgspec.Struct):
+    """The fields of a stored reporting event that ``kw_events`` indexes."""
+
+    type: str
+    id: str
+    source: str
+    published_at: datetime
+
+
+class RecordedHead(msgspec.Struct):
+    """A stored ``Story.EventRecorded`` with its event left as the bytes it was stored as
+    (``encode_body`` of that event: the mapper encoded it with the same encoder)."""
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    recorded_by: str
+    digest: str
+    event: msgspec.Raw
+
+
+decode_recorded_head = msgspec.json.Decoder(RecordedHead).decode
+decode_event_head = msgspec.json.Decoder(EventHead).decode
+
+
+def stored_event_row(position: int, state: bytes) -> tuple[str, EventRow]:
+    """The story and ``kw_events`` row of a stored reporting event, read without validating
+    it again (it was validated when recorded); equal to ``event_row`` of it decoded."""
+    recorded = decode_recorded_head(state)
+    head = decode_event_head(recorded.event)
+    row = (
+        position,
+        recorded.originator_id,
+        head.id,
+        recorded.originator_version - 1,
+        head.type,
+        head.source,
+        micros(head.published_at),
+        micros(recorded.timestamp),
+        recorded.recorded_by,
+        recorded.digest,
+        bytes(recorded.event),
+    )
+    return recorded.originator_id, row
+
+
+def event_row(position: int, recorded: Story.EventRecorded) -> EventRow:
+    """The ``kw_events`` row of one stored reporting event."""
+    event = recorded.event
+    return (
+        position,
+        recorded.originator_id,
+        event.id,
+        recorded.originator_version - 1,
+        event.type,
+        event.source,
+        micros(event.published_at),
+        micros(recorded.timestamp),
+        recorded.recorded_by,
+        recorded.digest,
+        encode_body(event),
+    )
+
+
+@dataclass
+class SaveRows:
+    """What one save writes before any state is re-folded, and where each re-fold starts."""
+
+    story: str
+    recorded_at: int
+    events: list[EventRow] = field(default_factory=list)
+    claim_acts: list[ActRow] = field(default_factory=list)
+    document_acts: list[ActRow] = field(default_factory=list)
+    urls: list[UrlRow] = field(default_factory=list)
+    # The save's acts per claim and document (in save order), and each one's earliest.
+    new_claim_acts: dict[str, list[ClaimAct]] = field(default_factory=dict)
+    new_document_acts: dict[str, list[DocumentAct]] = field(default_factory=dict)
+    claims_from: dict[str, Start] = field(default_factory=dict)
+    documents_from: dict[str, Start] = field(default_factory=dict)
+
+
+def save_rows(batch: Batch) -> SaveRows:
+    """The event, act and URL rows of one save, with the acts each claim and document got."""
+    story = batch[0][1].originator_id
+    rows = SaveRows(story, micros(batch[0][1].timestamp))
+    for position, recorded in batch:
+        row = event_row(position, recorded)
+        rows.events.append(row)
+        event, published = recorded.event, row[6]
+        order = (event.published_at, position)
+        for claim_id, claim_act in claim_acts(event, position):
+            rows.claim_acts.append(
+                (
+                    story,
+                    claim_id,
+                    published,
+                    position,
+                    rows.recorded_at,
+                    event.id,
+                    encode_blob(claim_act),
+                )
+            )
+            rows.new_claim_acts.setdefault(claim_id, []).append(claim_act)
+            rows.claims_from[claim_id] = min(rows.claims_from.get(claim_id, order), order)
+        doc_act = document_act(event, position)
+        if doc_act is not None:
+            doc_id = doc_act.document.id
+            rows.document_acts.append(
+                (
+                    story,
+                    doc_id,
+                    published,
+                    position,
+                    rows.recorded_at,
+                    event.id,
+                    encode_blob(doc_act),
+                )
+            )
+            rows.new_document_acts.setdefault(doc_id, []).append(doc_act)
+            if doc_act.document.url:
+                url = doc_act.document.url
+                rows.urls.append((url_key(url), story, doc_id, url))
+            rows.documents_from[doc_id] = min(rows.documents_from.get(doc_id, order), order)
+    return rows
+
+
+def state_rows(
+    story: str,
+    key: str,
+    acts: Sequence[ClaimAct | DocumentAct],
+    states: Iterable[ClaimState | DocumentState],
+    start: Start,
+    recorded_at: int,
+) -> list[StateRow]:
+    """The rows of the states after each act from ``start`` on, as of this recording."""
+    return [
+        (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
+        for act, state in zip(acts, states, strict=True)
+        if (act.published_at, act.position) >= start
+    ]
