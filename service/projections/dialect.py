@@ -99,7 +99,6 @@ PROJECTION_INDEXES = (
     "CREATE INDEX IF NOT EXISTS kw_events_public"
     " ON kw_events (story, published_at, recorded_at, position)",
     "CREATE INDEX IF NOT EXISTS kw_events_story ON kw_events (story, position)",
-    "CREATE INDEX IF NOT EXISTS kw_claim_acts_public ON kw_claim_acts (story, published_at)",
     # Covers the read of a claim's applied events, which then never visits the wide act rows.
     "CREATE INDEX IF NOT EXISTS kw_claim_acts_events ON kw_claim_acts"
     " (story, claim, published_at, position, recorded_at, event_id)",
