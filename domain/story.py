@@ -65,8 +65,7 @@ class Story(BaseAggregate[str]):
         def apply(self, aggregate: Any) -> None:
             """Remember the event's id, digest and the claims it asserts."""
             story: Story = aggregate
-            story.digests[self.event.id] = bytes.fromhex(self.digest)
-            story.claims.update(c.id for c in self.event.claims if c.stance == "asserts")
+            story.remember(self.event, self.digest)
 
     def __init__(self) -> None:
         # Event id -> the SHA-256 of its body, as 32 raw bytes (half the memory of hex).
@@ -88,17 +87,10 @@ class Story(BaseAggregate[str]):
 
         Raises a ``DomainError`` naming the field when the event breaks a rule.
         """
-        event = normalized(event)
-        digest = digest_of(event)
-        known = self.digests.get(event.id)
-        if known is not None and known.hex() == digest:
+        admitted = self.admit(event)
+        if admitted is None:
             return False
-        if known is not None:
-            raise EventConflict(
-                f"event id {event.id!r} is already recorded in this story with a different body",
-                "/id",
-            )
-        self.check(event)
+        event, digest = admitted
         self.trigger_event(
             self.EventRecorded,
             event=event,
@@ -107,6 +99,28 @@ class Story(BaseAggregate[str]):
             timestamp=recorded_at,
         )
         return True
+
+    def admit(self, event: ReportingEvent) -> tuple[ReportingEvent, str] | None:
+        """The event as it would be recorded, and its digest; None when the same id with the
+        same body is already recorded. Raises a ``DomainError`` naming the field when the
+        event breaks a rule. Changes nothing: a dry run ``remember``s what it admits."""
+        event = normalized(event)
+        digest = digest_of(event)
+        known = self.digests.get(event.id)
+        if known is not None and known.hex() == digest:
+            return None
+        if known is not None:
+            raise EventConflict(
+                f"event id {event.id!r} is already recorded in this story with a different body",
+                "/id",
+            )
+        self.check(event)
+        return event, digest
+
+    def remember(self, event: ReportingEvent, digest: str) -> None:
+        """Take a recorded event's id, digest and asserted claims into the story's state."""
+        self.digests[event.id] = bytes.fromhex(digest)
+        self.claims.update(c.id for c in event.claims if c.stance == "asserts")
 
     def check(self, event: ReportingEvent) -> None:
         """Raise the first rule ``event`` breaks against this story, or return."""

@@ -72,14 +72,15 @@ def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
             story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
             stories[story_id] = story
             try:
-                created = story.record(event, recorded_at=checked_at, recorded_by="validate")
+                admitted = story.admit(event)
             except DomainError as e:
                 raise ImportRejected(number, e.pointer, e.detail) from None
-            story.collect_events()
             report.read += 1
             report.stories.add(story_id)
-            if not created:
+            if admitted is None:
                 report.already_present += 1
+            else:
+                story.remember(*admitted)
     return report
 
 

@@ -51,6 +51,18 @@ def test_the_same_event_with_another_offset_is_the_same_body() -> None:
     assert given(NYT).record(shifted, recorded_at=RECORDED, recorded_by="test") is False
 
 
+def test_admit_changes_nothing_and_remember_takes_what_it_admitted() -> None:
+    story = given()
+    admitted = story.admit(NYT)  # type: ignore[arg-type]
+    assert admitted is not None
+    assert (story.story_version, story.claims) == (0, set())
+    story.remember(*admitted)
+    assert (story.story_version, story.claims) == (1, {"c1"})
+    assert story.admit(NYT) is None  # type: ignore[arg-type]
+    confirms = event("story_published", "nbc-1", "nbc", "2020-10-07T09:00", claim("c1", "confirms"))
+    assert story.admit(confirms) is not None  # type: ignore[arg-type]
+
+
 def test_the_same_id_with_another_body_is_a_conflict() -> None:
     other = event("story_published", "nyt-1", "nyt", "2020-10-06T23:00", claim("c1", "asserts"))
     error = refused(given(NYT), other)
