@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from msgspec import Struct
 
 from bench.measure_raw import batches
-from service.importer import BATCH_SIZE
+from service.importer import batch_limit
 from service.persistence import environment
 
 OURS = (
@@ -60,7 +60,6 @@ class PeerJob(Struct, frozen=True):
 
     database: str
     file: str = ""
-    batch: int = BATCH_SIZE
 
 
 def peer_environment(database: str) -> dict[str, str]:
@@ -76,7 +75,7 @@ def save(job: PeerJob) -> dict[str, Any]:
     app = Newswire(env=peer_environment(job.database))
     events = 0
     start = perf_counter()
-    for chunk in batches(Path(job.file), job.batch):
+    for chunk in batches(Path(job.file), batch_limit(job.database)):
         threads: dict[str, Thread] = {}
         for raw in chunk:
             line = msgspec.json.decode(raw)

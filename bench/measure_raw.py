@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -19,7 +18,7 @@ import psycopg
 from msgspec import Struct
 
 from domain.events import AnyReportingEvent
-from service.importer import BATCH_SIZE
+from service.importer import BatchLimit, batch_limit, in_batches
 from service.persistence import is_postgres_url
 
 decode_event = msgspec.json.Decoder(AnyReportingEvent).decode
@@ -31,15 +30,13 @@ class RawJob(Struct, frozen=True):
 
     database: str
     file: str = ""
-    batch: int = BATCH_SIZE
 
 
-def batches(path: Path, size: int) -> Iterator[list[bytes]]:
-    """The file's non-blank lines, without newlines, in lists of ``size``."""
+def batches(path: Path, limit: BatchLimit) -> Iterator[list[bytes]]:
+    """The file's non-blank lines, without newlines, in the import's transactions."""
     with path.open("rb") as stream:
         lines = (line.rstrip(b"\n") for line in stream if line.strip())
-        while chunk := list(islice(lines, size)):
-            yield chunk
+        yield from in_batches(lines, lambda line: len(line) + 1, limit)
 
 
 def insert(job: RawJob) -> dict[str, Any]:
@@ -51,7 +48,7 @@ def insert(job: RawJob) -> dict[str, Any]:
     conn.execute("CREATE TABLE raw_events (position INTEGER PRIMARY KEY, body BLOB NOT NULL)")
     rows = 0
     start = perf_counter()
-    for chunk in batches(Path(job.file), job.batch):
+    for chunk in batches(Path(job.file), batch_limit(job.database)):
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO raw_events (body) VALUES (?)", [(b,) for b in chunk])
         conn.execute("COMMIT")
@@ -69,7 +66,7 @@ def _insert_postgres(job: RawJob) -> dict[str, Any]:
         conn.commit()
         rows = 0
         start = perf_counter()
-        for chunk in batches(Path(job.file), job.batch):
+        for chunk in batches(Path(job.file), batch_limit(job.database)):
             with conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO raw_events (body) VALUES (%s)", [(b,) for b in chunk]

@@ -7,11 +7,11 @@ stories as stored), and writes only when every line passes, so a bad file stores
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
@@ -21,9 +21,51 @@ from domain.errors import DomainError
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.application import Ledger
+from service.persistence import is_postgres_url
 from service.schemas import line_decoder, pointer_of, without_story
 
-BATCH_SIZE = 10_000
+T = TypeVar("T")
+
+BATCH_LINES = 10_000
+BATCH_BYTES = 32 << 20
+# PostgreSQL: eventsourcing appends in psycopg's pipeline mode, where an append of ~4 MB of
+# stored events (7,000 bench lines) never returned, both for the bare library and for us,
+# the server waiting for the rest of the INSERT (psycopg 3.3.9, both its Python and C
+# implementations); 5,000 lines (~3 MB) did. Transactions stay well below that.
+POSTGRES_BATCH_BYTES = 2 << 20
+
+
+class BatchLimit(NamedTuple):
+    """How much of a file one import transaction takes: lines, and bytes of those lines."""
+
+    lines: int
+    bytes: int
+
+
+def batch_limit(database: str) -> BatchLimit:
+    """The transaction size of an import into ``database`` (at least one line each)."""
+    return BatchLimit(
+        BATCH_LINES, POSTGRES_BATCH_BYTES if is_postgres_url(database) else BATCH_BYTES
+    )
+
+
+def in_batches(
+    items: Iterable[T], size: Callable[[T], int], limit: BatchLimit
+) -> Iterator[list[T]]:
+    """``items`` in consecutive lists within ``limit`` (a list holds at least one item)."""
+    batch: list[T] = []
+    held = 0
+    for item in items:
+        item_size = size(item)
+        if batch and (len(batch) >= limit.lines or held + item_size > limit.bytes):
+            yield batch
+            batch, held = [], 0
+        batch.append(item)
+        held += item_size
+    if batch:
+        yield batch
+
+
 _encode_story = msgspec.json.Encoder().encode
 
 
@@ -48,8 +90,17 @@ class ImportReport:
     stories: set[str] = field(default_factory=set)
 
 
-def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, ReportingEvent]]:
-    """Decode each non-blank line into (line number, story, event); reject the first bad one."""
+class Line(NamedTuple):
+    """One decoded line of an import file: where it was, its story and event, its size."""
+
+    number: int
+    story: str
+    event: ReportingEvent
+    size: int
+
+
+def read_lines(stream: BinaryIO) -> Iterator[Line]:
+    """Decode each non-blank line; reject the first bad one (naming its number and field)."""
     for number, raw in enumerate(stream, start=1):
         if not raw.strip():
             continue
@@ -58,7 +109,7 @@ def read_lines(stream: BinaryIO) -> Iterator[tuple[int, str, ReportingEvent]]:
         except (msgspec.ValidationError, msgspec.DecodeError) as e:
             pointer, reason = pointer_of(e)
             raise ImportRejected(number, pointer, reason) from None
-        yield number, line.story, without_story(line)
+        yield Line(number, line.story, without_story(line), len(raw))
 
 
 def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
@@ -67,7 +118,7 @@ def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
     stories: dict[str, Story] = {}
     checked_at = datetime.now(UTC)
     with path.open("rb") as stream, _bar(path, progress, "validate") as bar:
-        for number, story_id, event in read_lines(stream):
+        for number, story_id, event, _ in read_lines(stream):
             bar.update(1)
             story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
             stories[story_id] = story
@@ -102,19 +153,14 @@ def import_file(
     report = validate(ledger, path, progress)
     if report.read == report.already_present:
         return report
+    limit = batch_limit(ledger.database)
     with path.open("rb") as stream, _bar(path, progress, "import") as bar:
-        pending: dict[str, list[ReportingEvent]] = {}
-        count = 0
-        for _, story_id, event in read_lines(stream):
-            pending.setdefault(story_id, []).append(event)
-            count += 1
-            if count >= BATCH_SIZE:
-                report.stored += _append(ledger, pending, recorded_by)
-                bar.update(count)
-                pending, count = {}, 0
-        if pending:
+        for batch in in_batches(read_lines(stream), lambda line: line.size, limit):
+            pending: dict[str, list[ReportingEvent]] = {}
+            for line in batch:
+                pending.setdefault(line.story, []).append(line.event)
             report.stored += _append(ledger, pending, recorded_by)
-            bar.update(count)
+            bar.update(len(batch))
     return report
 
 
