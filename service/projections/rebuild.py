@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
@@ -42,6 +42,7 @@ from service.projections.rows import (
 )
 
 Advance = Callable[[int], object]
+A = TypeVar("A", ClaimAct, DocumentAct)
 PAGE = 1000
 
 
@@ -73,9 +74,7 @@ class StoryFold:
         """Take one save's acts; the claim and document state rows it (re)writes."""
         claims: list[StateRow] = []
         for key, new in rows.new_claim_acts.items():
-            acts = self.claim_acts.setdefault(key, [])
-            for act in new:
-                insort(acts, act, key=act_order)
+            acts = merged(self.claim_acts, key, new)
             start = rows.claims_from[key]
             cut = bisect_left(acts, start, key=act_order)
             states = self.claim_states.setdefault(key, [])
@@ -87,9 +86,7 @@ class StoryFold:
             self._lower(self.claims_first, key, start)
         documents: list[StateRow] = []
         for key, new in rows.new_document_acts.items():
-            acts_of = self.document_acts.setdefault(key, [])
-            for act in new:
-                insort(acts_of, act, key=act_order)
+            acts_of = merged(self.document_acts, key, new)
             start = rows.documents_from[key]
             folded = list(fold_document(key, acts_of))
             documents.extend(state_rows(self.story, key, acts_of, folded, start, rows.recorded_at))
@@ -107,6 +104,14 @@ class StoryFold:
     def _lower(first: dict[str, int], key: str, start: tuple[Any, int]) -> None:
         published = micros(start[0])
         first[key] = min(first.get(key, published), published)
+
+
+def merged(acts_by_key: dict[str, list[A]], key: str, new: list[A]) -> list[A]:
+    """``key``'s acts, with ``new`` ones put in fold order among them."""
+    acts = acts_by_key.setdefault(key, [])
+    for act in new:
+        insort(acts, act, key=act_order)
+    return acts
 
 
 class Rebuild:

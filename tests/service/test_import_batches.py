@@ -25,6 +25,17 @@ from service.importer import BatchLimit, batch_limit, import_file, in_batches
 from tests.conftest import fresh_postgres_database
 
 
+def knewwhen_import(database: str, path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``knewwhen import PATH`` in its own process on ``database`` (bounded: a hang fails)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "import", str(path)],
+        env={**os.environ, "KNEWWHEN_DATABASE": database, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
 def test_a_many_story_file_imports_whole_and_answers_like_the_fold(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,14 +63,7 @@ def test_knewwhen_import_of_a_many_story_file_succeeds_on_postgres(
     # of a transaction, which followed Python's string hashing: these seeds failed before.
     generated = generate(Shape(3000, events_per_story=500, claims_per_story=40), tmp_path)
     for url in fresh_postgres_database(postgres_server):
-        env = {**os.environ, "KNEWWHEN_DATABASE": url, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run(
-            [sys.executable, "-m", "service.cli", "import", str(generated.path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = knewwhen_import(url, generated.path, PYTHONHASHSEED=hash_seed)
         assert done.returncode == 0, done.stderr[-2000:]
         ledger = Ledger(url)
         try:
@@ -90,13 +94,6 @@ def test_a_file_past_the_size_that_hung_psycopgs_pipeline_imports_on_postgres(
     # append in pipeline mode (7,000 did not either, 5,000 did); the byte bound splits it.
     generated = generate(Shape(8000, events_per_story=2000, claims_per_story=100), tmp_path)
     for url in fresh_postgres_database(postgres_server):
-        env = {**os.environ, "KNEWWHEN_DATABASE": url}
-        done = subprocess.run(
-            [sys.executable, "-m", "service.cli", "import", str(generated.path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        done = knewwhen_import(url, generated.path)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "8000 events read, 8000 stored" in done.stdout
