@@ -100,12 +100,12 @@ class Documents:
             "SELECT (SELECT s.state FROM kw_document_states s"
             " WHERE s.story = d.story AND s.document = d.document"
             " AND s.recorded_at < ? AND s.published_at <= ?"
-            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1) AS state"
+            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1) AS state"
             " FROM kw_documents d WHERE d.story = ? AND d.first_published_at <= ?"
         )
         self.latest_state = q(
             "SELECT state FROM kw_document_states WHERE story = ? AND document = ?"
-            " ORDER BY recorded_at DESC, published_at DESC, position DESC LIMIT 1"
+            " ORDER BY published_at DESC, position DESC, recorded_at DESC LIMIT 1"
         )
         self.by_url_key = q(
             "SELECT story, document, url FROM kw_document_urls WHERE url_sha256 = ?"

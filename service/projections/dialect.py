@@ -4,8 +4,9 @@ Times are stored as integer microseconds since the epoch (UTC), so both database
 and index them the same way. Every ``*_states`` table is bitemporal: a row is the state of one
 claim (or document) after the act at (``published_at``, ``position``), as rewritten by the
 append recorded at ``recorded_at``. The state at (T, R) is the row with the greatest
-(``recorded_at``, ``published_at``, ``position``) among rows with ``published_at`` ≤ T and
-``recorded_at`` < R — one index probe (docs/decisions/002-bitemporal-state-rows.md).
+(``published_at``, ``position``, ``recorded_at``) among rows with ``published_at`` ≤ T and
+``recorded_at`` < R: a seek to T in the primary key (docs/decisions/002-bitemporal-state-rows.md,
+009-state-rows-keyed-by-public-time.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 # The layout of the projection tables and their blobs. A database whose projections were
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
-PROJECTION_FORMAT = 2
+PROJECTION_FORMAT = 3
 
 PROJECTION_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kw_events (
@@ -62,7 +63,7 @@ PROJECTION_SCHEMA = (
         published_at {int} NOT NULL,
         position {int} NOT NULL,
         state {blob} NOT NULL,
-        PRIMARY KEY (story, claim, recorded_at, published_at, position)){without_rowid}""",
+        PRIMARY KEY (story, claim, published_at, position, recorded_at)){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS kw_documents (
         story TEXT NOT NULL,
         document TEXT NOT NULL,
@@ -84,7 +85,7 @@ PROJECTION_SCHEMA = (
         published_at {int} NOT NULL,
         position {int} NOT NULL,
         state {blob} NOT NULL,
-        PRIMARY KEY (story, document, recorded_at, published_at, position)){without_rowid}""",
+        PRIMARY KEY (story, document, published_at, position, recorded_at)){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS kw_document_urls (
         url_sha256 TEXT NOT NULL,
         story TEXT NOT NULL,

@@ -57,7 +57,7 @@ class Reader:
         state_probe = (
             "SELECT s.state FROM {table} s WHERE s.story = c.story AND s.{key} = c.{key}"
             " AND s.recorded_at < ? AND s.published_at <= ?"
-            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1"
+            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
         )
         self.claims_at = q(
             f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state,"

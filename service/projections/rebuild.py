@@ -106,6 +106,13 @@ class StoryFold:
         first[key] = min(first.get(key, published), published)
 
 
+def state_key(row: StateRow) -> tuple[str, str, int, int, int]:
+    """A state row's primary key, in its order: (story, key, published_at, position,
+    recorded_at)."""
+    story, key, recorded_at, published_at, position, _ = row
+    return story, key, published_at, position, recorded_at
+
+
 def merged(acts_by_key: dict[str, list[A]], key: str, new: list[A]) -> list[A]:
     """``key``'s acts, with ``new`` ones put in fold order among them."""
     acts = acts_by_key.setdefault(key, [])
@@ -212,7 +219,10 @@ class Rebuild:
             ],
             "kw_document_urls": sorted(fold.urls),
         }
-        for table, table_rows in (*things.items(), *acts.items(), *states.items()):
+        for table, table_rows in (*things.items(), *acts.items()):
             if table_rows:
                 cursor.executemany(self.insert[table], sorted(table_rows))
+        for table, state_rows_of in states.items():
+            if state_rows_of:
+                cursor.executemany(self.insert[table], sorted(state_rows_of, key=state_key))
         return fold.events

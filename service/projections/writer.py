@@ -73,7 +73,7 @@ class Subject:
             f" SELECT starts.k AS k, (SELECT s.state FROM {self.states} s"
             f" WHERE s.story = ? AND s.{self.column} = starts.k"
             " AND (s.published_at < starts.p OR (s.published_at = starts.p AND s.position < starts.pos))"
-            " ORDER BY s.recorded_at DESC, s.published_at DESC, s.position DESC LIMIT 1) AS state"
+            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1) AS state"
             " FROM starts"
         )
 

@@ -10,6 +10,7 @@ import pytest
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
 from service.cli import bundled_story_path, main
+from service.projections.dialect import PROJECTION_FORMAT
 from tests.service.test_tamper import Raw
 
 STORY = "doj-zero-tolerance"
@@ -195,7 +196,8 @@ def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them
     )
     code, out, err = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")
     assert (code, out) == (1, "")
-    assert "projection tables of this database are format 1; this release reads format 2" in err
+    expected = f"format 1; this release reads format {PROJECTION_FORMAT}"
+    assert f"projection tables of this database are {expected}" in err
     assert "run `knewwhen replay`" in err
     code, _, err = knewwhen("serve", "--port", "0")  # refused before it would listen
     assert code == 1
@@ -204,7 +206,9 @@ def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them
     assert code == 0
     assert "replayed 16 stored events" in out
     assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
-    assert raw.run("SELECT value FROM kw_meta WHERE name = 'projection_format'") == [("2",)]
+    assert raw.run("SELECT value FROM kw_meta WHERE name = 'projection_format'") == [
+        (str(PROJECTION_FORMAT),)
+    ]
     assert knewwhen("verify")[0] == 0
 
 
