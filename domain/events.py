@@ -78,7 +78,7 @@ class ReportingEvent(Struct, frozen=True, omit_defaults=True, tag_field="type"):
     cites: Annotated[tuple[Id, ...], Meta(max_length=MAX_CLAIMS)] = ()
     note: Note | None = None
 
-    allowed_stances: ClassVar[frozenset[str]] = frozenset()
+    allowed_stances: ClassVar[frozenset[Stance]] = frozenset()
     requires_document: ClassVar[bool] = False
 
     @property

@@ -214,7 +214,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super()._create_table(curs)
         if self.stale_format is None:
             for statement in POSTGRES.projection_statements():
-                curs.execute(SQL(statement), prepare=False)  # type: ignore[arg-type]
+                curs.execute(SQL(statement), prepare=False)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -9,7 +9,7 @@ import msgspec
 from domain.events import EVENT_CLASSES, ClaimStance, Document, ReportingEvent
 from domain.knowledge import RecordedEvent
 
-BY_TAG = {cls.__struct_config__.tag: cls for cls in EVENT_CLASSES}
+BY_TAG = {str(cls.__struct_config__.tag): cls for cls in EVENT_CLASSES}
 RECORDED = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -41,7 +41,7 @@ def postgres_server() -> str:
     return PG_ADMIN_URL
 
 
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+def fresh_postgres_database(admin_url: str) -> Generator[str, None, None]:
     """Create a throwaway database, yield its URL, drop it."""
     name = f"kw_test_{uuid.uuid4().hex[:12]}"
     with _admin() as conn:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from domain.events import ClaimStance, Document, ReportingEvent
+from domain.events import ClaimStance, Document, ReportingEvent, Stance
 from tests.builders import BY_TAG
 
 SOURCES = ("nyt", "nbc", "doj", "doj-oig", "guardian")
 CLAIMS = ("c1", "c2", "c3", "c4")
 DOCUMENTS = ("d1", "d2")
 BASE = datetime(2020, 10, 1, tzinfo=UTC)
-ALLOWED = {tag: sorted(cls.allowed_stances) for tag, cls in BY_TAG.items()}
+ALLOWED: dict[str, list[Stance]] = {tag: sorted(cls.allowed_stances) for tag, cls in BY_TAG.items()}
 
 
 @st.composite
@@ -41,7 +41,7 @@ def histories(draw: st.DrawFn, max_events: int = 12) -> list[ReportingEvent]:
                     ClaimStance(
                         id=claim_id, stance=stance, text=f"{claim_id} {text}" if text else None
                     )
-                )  # type: ignore[arg-type]
+                )
         document = None
         if BY_TAG[tag].requires_document or draw(st.booleans()):
             document = Document(

@@ -85,8 +85,8 @@ class StoryFold:
             )
             self._lower(self.claims_first, key, start)
         documents: list[StateRow] = []
-        for key, new in rows.new_document_acts.items():
-            acts_of = merged(self.document_acts, key, new)
+        for key, added in rows.new_document_acts.items():
+            acts_of = merged(self.document_acts, key, added)
             start = rows.documents_from[key]
             folded = list(fold_document(key, acts_of))
             documents.extend(state_rows(self.story, key, acts_of, folded, start, rows.recorded_at))
@@ -212,7 +212,7 @@ class Rebuild:
                 fold.last_position,
             ),
         )
-        things = {
+        things: dict[str, list[Any]] = {
             "kw_claims": [(story, k, first) for k, first in sorted(fold.claims_first.items())],
             "kw_documents": [
                 (story, k, first) for k, first in sorted(fold.documents_first.items())

@@ -31,7 +31,7 @@ def record(client: TestClient, token: str, *events: dict[str, Any]) -> list[dict
 
 def services_of(client: TestClient) -> Services:
     """The app's services, as its lifespan made them."""
-    found: Services = client.app_state["services"]  # type: ignore[attr-defined]
+    found: Services = client.app_state["services"]
     return found
 
 

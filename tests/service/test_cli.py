@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,14 @@ from tests.service.test_tamper import Raw
 
 STORY = "doj-zero-tolerance"
 
+# Runs ``knewwhen ARGS``; returns (exit code, stdout, stderr).
+Knewwhen = Callable[..., tuple[int, str, str]]
+
 
 @pytest.fixture
-def knewwhen(database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def knewwhen(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Knewwhen:
     """Run ``knewwhen ARGS`` on the test database; return (exit code, stdout, stderr)."""
     monkeypatch.setenv("KNEWWHEN_DATABASE", database)
 
@@ -30,7 +36,7 @@ def knewwhen(database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 
 
 def line(**fields: object) -> str:
-    body = {
+    body: dict[str, object] = {
         "story": "s",
         "type": "story_published",
         "source": "nyt",
@@ -40,7 +46,7 @@ def line(**fields: object) -> str:
     return json.dumps(body)
 
 
-def test_import_then_reimport_stores_nothing_new(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_then_reimport_stores_nothing_new(knewwhen: Knewwhen, tmp_path: Path) -> None:
     code, out, _ = knewwhen("import", str(bundled_story_path()))
     assert code == 0
     assert "15 events read, 15 stored" in out
@@ -49,7 +55,7 @@ def test_import_then_reimport_stores_nothing_new(knewwhen, tmp_path: Path) -> No
     assert "all already stored; nothing new" in out
 
 
-def test_a_bad_line_is_named_and_nothing_is_stored(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_line_is_named_and_nothing_is_stored(knewwhen: Knewwhen, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(
         "\n".join(
@@ -67,7 +73,7 @@ def test_a_bad_line_is_named_and_nothing_is_stored(knewwhen, tmp_path: Path) -> 
     assert knewwhen("knowledge", "s")[0] == 1, "the story must not exist"
 
 
-def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen: Knewwhen, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(
         line(id="a", claims=[{"id": "c1", "stance": "asserts", "text": "t"}])
@@ -81,7 +87,7 @@ def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen, tmp_path: Path)
     assert "no story 's'" in knewwhen("timeline", "s")[2]
 
 
-def test_naive_timestamps_are_rejected_with_the_field(knewwhen, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_naive_timestamps_are_rejected_with_the_field(knewwhen: Knewwhen, tmp_path: Path) -> None:
     path = tmp_path / "naive.jsonl"
     path.write_text(line(id="a", published_at="2020-10-06T22:00:00") + "\n")
     code, _, err = knewwhen("import", str(path))
@@ -89,7 +95,7 @@ def test_naive_timestamps_are_rejected_with_the_field(knewwhen, tmp_path: Path) 
     assert "line 1: /published_at: Expected `datetime` with a timezone component" in err
 
 
-def test_knowledge_json_is_the_documented_shape(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_knowledge_json_is_the_documented_shape(knewwhen: Knewwhen) -> None:
     knewwhen("import", "--bundled")
     code, out, _ = knewwhen(
         "knowledge",
@@ -130,7 +136,7 @@ def test_knowledge_json_is_the_documented_shape(knewwhen) -> None:  # type: igno
     assert firsts == sorted(firsts)
 
 
-def test_readable_knowledge_timeline_history_and_changes(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_readable_knowledge_timeline_history_and_changes(knewwhen: Knewwhen) -> None:
     knewwhen("import", "--bundled")
     code, out, _ = knewwhen("knowledge", STORY, "--at", "2021-02-01")
     assert code == 0
@@ -158,8 +164,8 @@ def test_readable_knowledge_timeline_history_and_changes(knewwhen) -> None:  # t
 
 
 def test_export_round_trips_through_import(
-    knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    knewwhen: Knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     knewwhen("import", "--bundled")
     _, exported, _ = knewwhen("export", STORY)
     assert len(exported.splitlines()) == 15
@@ -171,7 +177,7 @@ def test_export_round_trips_through_import(
     assert knewwhen("export", STORY)[1] == exported
 
 
-def test_replay_rebuilds_and_answers_the_same(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_replay_rebuilds_and_answers_the_same(knewwhen: Knewwhen) -> None:
     knewwhen("import", "--bundled")
     before = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1]
     code, out, _ = knewwhen("replay")
@@ -181,8 +187,8 @@ def test_replay_rebuilds_and_answers_the_same(knewwhen) -> None:  # type: ignore
 
 
 def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them(
-    knewwhen, database: str
-) -> None:  # type: ignore[no-untyped-def]
+    knewwhen: Knewwhen, database: str
+) -> None:
     knewwhen("import", "--bundled")
     before = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1]
     raw = Raw(database)
@@ -212,7 +218,7 @@ def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them
     assert knewwhen("verify")[0] == 0
 
 
-def test_errors_are_clear(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_clear(knewwhen: Knewwhen) -> None:
     assert knewwhen("knowledge", "nope") == (1, "", "knewwhen knowledge: no story 'nope'\n")
     knewwhen("import", "--bundled")
     code, _, err = knewwhen("knowledge", STORY, "--at", "yesterday")
@@ -225,7 +231,7 @@ def test_errors_are_clear(knewwhen) -> None:  # type: ignore[no-untyped-def]
     assert (code, err) == (1, "knewwhen import: no such file: /no/such/file.jsonl\n")
 
 
-def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen: Knewwhen) -> None:
     code, out, _ = knewwhen("verify")
     assert code == 0
     assert (
@@ -245,7 +251,7 @@ def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen)
     assert lines[-1] == "OK: the log and the projections verify"
 
 
-def test_verify_exits_1_naming_the_first_bad_index(knewwhen, database: str) -> None:  # type: ignore[no-untyped-def]
+def test_verify_exits_1_naming_the_first_bad_index(knewwhen: Knewwhen, database: str) -> None:
     knewwhen("import", "--bundled")
     raw = Raw(database)
     try:
@@ -258,7 +264,7 @@ def test_verify_exits_1_naming_the_first_bad_index(knewwhen, database: str) -> N
     assert err.startswith("knewwhen verify: FAILED: index 3: ")
 
 
-def test_provenance_prints_prov_json_or_prov_n(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_provenance_prints_prov_json_or_prov_n(knewwhen: Knewwhen) -> None:
     knewwhen("import", "--bundled")
     code, out, _ = knewwhen(
         "provenance", STORY, "sessions-take-away-children", "--at", "2021-02-01"
@@ -286,7 +292,7 @@ def test_provenance_prints_prov_json_or_prov_n(knewwhen) -> None:  # type: ignor
     assert "activity(st:event/nyt-2020-10-06-story" in out
 
 
-def test_provenance_refusals_name_the_story_or_claim(knewwhen) -> None:  # type: ignore[no-untyped-def]
+def test_provenance_refusals_name_the_story_or_claim(knewwhen: Knewwhen) -> None:
     assert knewwhen("provenance", "nope") == (1, "", "knewwhen provenance: no story 'nope'\n")
     knewwhen("import", "--bundled")
     code, out, err = knewwhen("provenance", STORY, "no-such-claim")

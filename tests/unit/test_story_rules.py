@@ -5,24 +5,25 @@ from __future__ import annotations
 import pytest
 
 from domain import errors
+from domain.events import ReportingEvent
 from domain.story import Story
 from tests.builders import RECORDED, at, claim, document, event
 
 NYT = event("story_published", "nyt-1", "nyt", "2020-10-06T22:00", claim("c1", "asserts"))
 
 
-def given(*events: object) -> Story:
+def given(*events: ReportingEvent) -> Story:
     """A story that has recorded ``events``."""
     story = Story.open("s", RECORDED)
     for e in events:
-        assert story.record(e, recorded_at=RECORDED, recorded_by="test")  # type: ignore[arg-type]
+        assert story.record(e, recorded_at=RECORDED, recorded_by="test")
     return story
 
 
-def refused(story: Story, e: object) -> errors.DomainError:
+def refused(story: Story, e: ReportingEvent) -> errors.DomainError:
     """Record ``e`` and return the error it raised (failing if none)."""
     with pytest.raises(errors.DomainError) as caught:
-        story.record(e, recorded_at=RECORDED, recorded_by="test")  # type: ignore[arg-type]
+        story.record(e, recorded_at=RECORDED, recorded_by="test")
     return caught.value
 
 
@@ -53,14 +54,14 @@ def test_the_same_event_with_another_offset_is_the_same_body() -> None:
 
 def test_admit_changes_nothing_and_remember_takes_what_it_admitted() -> None:
     story = given()
-    admitted = story.admit(NYT)  # type: ignore[arg-type]
+    admitted = story.admit(NYT)
     assert admitted is not None
     assert (story.story_version, story.claims) == (0, set())
     story.remember(*admitted)
     assert (story.story_version, story.claims) == (1, {"c1"})
-    assert story.admit(NYT) is None  # type: ignore[arg-type]
+    assert story.admit(NYT) is None
     confirms = event("story_published", "nbc-1", "nbc", "2020-10-07T09:00", claim("c1", "confirms"))
-    assert story.admit(confirms) is not None  # type: ignore[arg-type]
+    assert story.admit(confirms) is not None
 
 
 def test_the_same_id_with_another_body_is_a_conflict() -> None:
