@@ -69,6 +69,15 @@ def iso(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def listed(names: list[str], shown: int = 5) -> str:
+    """``names`` for one line of output: the first ``shown`` and how many more."""
+    if not names:
+        return "none"
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{len(names)} in all: {', '.join(names[:shown])} and {len(names) - shown} more"
+
+
 def cmd_import(args: argparse.Namespace, ledger: Ledger) -> int:
     path = bundled_story_path() if args.bundled else Path(args.file)
     if not path.is_file():
@@ -79,7 +88,7 @@ def cmd_import(args: argparse.Namespace, ledger: Ledger) -> int:
     except ImportRejected as e:
         print(f"knewwhen import: {path}: {e} — nothing was stored", file=sys.stderr)
         return 1
-    stories = ", ".join(sorted(report.stories)) or "none"
+    stories = listed(sorted(report.stories))
     if report.stored == 0:
         print(
             f"{path.name}: {report.read} events read, all already stored; nothing new (stories: {stories})"

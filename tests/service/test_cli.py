@@ -55,6 +55,16 @@ def test_import_then_reimport_stores_nothing_new(knewwhen: Knewwhen, tmp_path: P
     assert "all already stored; nothing new" in out
 
 
+def test_import_names_the_first_stories_and_counts_the_rest(
+    knewwhen: Knewwhen, tmp_path: Path
+) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(line(story=f"s{n}", id=f"e{n}") for n in range(7)) + "\n")
+    code, out, _ = knewwhen("import", str(path))
+    assert code == 0
+    assert out.endswith("(stories: 7 in all: s0, s1, s2, s3, s4 and 2 more)\n")
+
+
 def test_a_bad_line_is_named_and_nothing_is_stored(knewwhen: Knewwhen, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(
