@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
     command = shlex.join(["scripts/bench", *argv])
     results = build(measured, msgspec.to_builtins(config), about, command)
     path = write(results, Path(config.results))
-    print(f"\n`{command}` — {results['database']}, {about['cpu']}, {about['cores']} cores")
+    load = results.get("load_generator")
+    http = f", HTTP load from {load}" if load else ""
+    print(f"\n`{command}` — {results['database']}, {about['cpu']}, {about['cores']} cores{http}")
     print(f"results: {path}\n")
     print(markdown(results))
     return 0
