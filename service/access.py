@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from service.answer_cache import AnswerCache
 from service.application import Ledger
+from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
 from service.settings import Settings
 from service.tokens import Principal, TokenStore
@@ -29,11 +30,17 @@ class Services:
     tokens: TokenStore
     reads: CapacityLimiter = field(init=False)
     answers: AnswerCache = field(init=False)
+    freshness: Freshness = field(init=False)
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
         object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
+        object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
+
+    def close(self) -> None:
+        """Release what the services opened (not the ledger, which their maker owns)."""
+        self.freshness.close()
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
         """Run blocking database work in a worker thread, at most ``read_threads`` at once.

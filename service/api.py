@@ -52,7 +52,11 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         assert opened is not None
         try:
             tokens = await run_in_threadpool(TokenStore.of, opened)
-            yield {"services": Services(settings, opened, tokens)}
+            found = Services(settings, opened, tokens)
+            try:
+                yield {"services": found}
+            finally:
+                found.close()
         finally:
             if owned:
                 await run_in_threadpool(opened.close)

@@ -24,6 +24,7 @@ from domain.errors import StoryNotFound
 from service.access import Services, authorize, services
 from service.answer_cache import CachedAnswer, entity_tag
 from service.application import Ledger
+from service.freshness import Known
 from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
 from service.projections.reader import StoryTip
@@ -131,7 +132,8 @@ async def consult_cached(
     not in the future) can never change: later appends to the story are recorded after it.
     It is cached under ``key`` alone, found without touching the database, and served as
     immutable. Any other answer is cached under ``key`` and the story's last position (one
-    statement reads it) and served with ``no-cache``. Both carry an ``ETag``; a matching
+    statement reads it, or, on SQLite, ``found.freshness`` while no commit has happened
+    since it last read it) and served with ``no-cache``. Both carry an ``ETag``; a matching
     ``If-None-Match`` gets 304.
     """
     found = services(request)
@@ -149,8 +151,17 @@ async def consult_cached(
         )
         return (key if immutable else (*key, tip.position)), immutable
 
+    version = found.freshness.version()
+    known = found.freshness.known(version, story)
+    if known is not None and (wanted is None or wanted <= known[0]):
+        fresh = found.answers.get(cached_key(known[1])[0])
+        if fresh is not None:
+            return answer_response(request, found, fresh, known[0])
+    seen: list[Known] = []
+
     def read(ledger: Ledger) -> Attempt[CachedAnswer]:
         position, tip = ledger.reader.position_and_tip(story)
+        seen.append((position, tip))
         if wanted is not None and position < wanted:
             return position, None
         cached = found.answers.get(cached_key(tip)[0])
@@ -165,6 +176,7 @@ async def consult_cached(
         return position, (cached,)
 
     position, cached = await until_reached(found, wanted, read)
+    found.freshness.remember(version, story, seen[-1])
     return answer_response(request, found, cached, position)
 
 

@@ -13,6 +13,8 @@ from service.access import Services
 from service.api import create_app
 from service.application import Ledger
 from service.settings import Settings
+from tests.builders import claim
+from tests.builders import event as built_event
 from tests.service.wire import EVENTS, STORY, bearer, confirmation, leak, response
 
 BASE = f"/v1/stories/{STORY}"
@@ -186,3 +188,40 @@ def test_the_cache_is_bounded_by_bytes(small_cache: TestClient, tokens: dict[str
         assert cache.held_bytes <= 2500
     assert 2 <= len(cache) < 28
     assert cache.held_bytes == sum(len(e.body) + 256 for e in cache._entries.values())
+
+
+def test_a_repeated_question_for_now_skips_the_database_on_sqlite_only(
+    client: TestClient, ledger: Ledger, story: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = knowledge(client, "2100-01-01T00:00:00Z")
+    assert first.headers["cache-control"] == "no-cache"
+    knowledge(client, "2100-01-01T00:00:00Z")  # the tip, read with no commit since: remembered
+    if ledger.dialect.name == "postgres":
+        assert services_of(client).freshness.version() is None
+        return
+    monkeypatch.setattr(ledger.reader, "knowledge", None)
+    monkeypatch.setattr(ledger.reader, "position_and_tip", None)
+    again = knowledge(client, "2100-01-01T00:00:00Z")
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["knewwhen-position"] == str(story[-1]["position"])
+
+
+def test_a_commit_by_another_connection_makes_a_remembered_tip_stale(
+    client: TestClient, database: str, story: list[dict[str, Any]]
+) -> None:
+    before = knowledge(client)
+    assert knowledge(client).content == before.content  # served from what the loop remembered
+    other = Ledger(database)  # as `knewwhen import` would, beside the server
+    try:
+        disputes = claim("c1", "disputes")
+        other.append(
+            STORY,
+            [built_event("response_issued", "doj-x", "doj", "2020-10-07T18:00", disputes)],
+            "cli",
+        )
+    finally:
+        other.close()
+    after = knowledge(client)
+    assert after.json()["events_applied"] == before.json()["events_applied"] + 1
+    assert int(after.headers["knewwhen-position"]) > int(before.headers["knewwhen-position"])

@@ -31,7 +31,11 @@ def audit(settings: Settings, ledger: Ledger, tokens: dict[str, str]) -> Iterato
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        yield {"services": Services(settings, ledger, TokenStore.of(ledger))}
+        found = Services(settings, ledger, TokenStore.of(ledger))
+        try:
+            yield {"services": found}
+        finally:
+            found.close()
 
     app = Starlette(
         routes=routes_audit.routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan
