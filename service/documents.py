@@ -16,8 +16,13 @@ from msgspec import Struct
 
 from domain.knowledge import DocumentState, Visibility
 from service.application import Ledger
-from service.projections.dialect import Dialect
-from service.projections.reader import Datastore, decode_document_state, recorded_bound
+from service.projections.dialect import LATEST_STATE_FIRST, Dialect
+from service.projections.reader import (
+    DOCUMENTS_AT,
+    Datastore,
+    decode_document_state,
+    recorded_bound,
+)
 from service.projections.rows import decode_document_act, from_micros, micros, url_key
 from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
 
@@ -96,16 +101,10 @@ class Documents:
             " WHERE story = ? AND document = ? AND recorded_at < ?"
             " ORDER BY published_at, position"
         )
-        self.states_at = q(
-            "SELECT (SELECT s.state FROM kw_document_states s"
-            " WHERE s.story = d.story AND s.document = d.document"
-            " AND s.recorded_at < ? AND s.published_at <= ?"
-            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1) AS state"
-            " FROM kw_documents d WHERE d.story = ? AND d.first_published_at <= ?"
-        )
+        self.states_at = q(DOCUMENTS_AT)
         self.latest_state = q(
-            "SELECT state FROM kw_document_states WHERE story = ? AND document = ?"
-            " ORDER BY published_at DESC, position DESC, recorded_at DESC LIMIT 1"
+            "SELECT s.state FROM kw_document_states s WHERE s.story = ? AND s.document = ?"
+            + LATEST_STATE_FIRST
         )
         self.by_url_key = q(
             "SELECT story, document, url FROM kw_document_urls WHERE url_sha256 = ?"

@@ -17,6 +17,20 @@ from dataclasses import dataclass
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
 PROJECTION_FORMAT = 3
 
+LATEST_STATE_FIRST = " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
+"""Closes a query on a ``*_states`` table aliased ``s``: of the rows it admits, the one that
+holds (decision 009)."""
+
+
+def state_at(thing: str) -> str:
+    """A subquery: the state of claim or document ``c`` (``thing`` names which) at (T, R);
+    parameters (R, T)."""
+    return (
+        f"SELECT s.state FROM kw_{thing}_states s WHERE s.story = c.story AND s.{thing} = c.{thing}"
+        " AND s.recorded_at < ? AND s.published_at <= ?" + LATEST_STATE_FIRST
+    )
+
+
 PROJECTION_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kw_events (
         position {int} PRIMARY KEY,

@@ -12,7 +12,7 @@ import msgspec
 from msgspec import Struct
 
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
-from service.projections.dialect import Dialect
+from service.projections.dialect import Dialect, state_at
 from service.projections.rows import decode_claim_act, from_micros, micros
 from service.schemas import (
     Change,
@@ -47,6 +47,13 @@ def recorded_bound(recorded_before: datetime | None) -> int:
     return FOREVER if recorded_before is None else micros(recorded_before)
 
 
+DOCUMENTS_AT = (
+    f"SELECT ({state_at('document')}) AS state"
+    " FROM kw_documents c WHERE c.story = ? AND c.first_published_at <= ?"
+)
+"""The state at (T, R) of each of a story's documents public by T; parameters (R, T, story, T)."""
+
+
 class Reader:
     """Read queries over the projection tables of one database."""
 
@@ -54,24 +61,15 @@ class Reader:
         self.datastore = datastore
         self._snapshots = threading.local()
         q = dialect.sql
-        state_probe = (
-            "SELECT s.state FROM {table} s WHERE s.story = c.story AND s.{key} = c.{key}"
-            " AND s.recorded_at < ? AND s.published_at <= ?"
-            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
-        )
         self.claims_at = q(
-            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state,"
+            f"SELECT ({state_at('claim')}) AS state,"
             f" {applied_event_ids(dialect)} AS events"
             " FROM kw_claims c WHERE c.story = ? AND c.first_published_at <= ?"
         )
         self.claim_at = q(
-            f"SELECT ({state_probe.format(table='kw_claim_states', key='claim')}) AS state"
-            " FROM kw_claims c WHERE c.story = ? AND c.claim = ?"
+            f"SELECT ({state_at('claim')}) AS state FROM kw_claims c WHERE c.story = ? AND c.claim = ?"
         )
-        self.documents_at = q(
-            f"SELECT ({state_probe.format(table='kw_document_states', key='document')}) AS state"
-            " FROM kw_documents c WHERE c.story = ? AND c.first_published_at <= ?"
-        )
+        self.documents_at = q(DOCUMENTS_AT)
         self.count_applied = q(
             "SELECT COUNT(*) AS n FROM kw_events"
             " WHERE story = ? AND published_at <= ? AND recorded_at < ?"

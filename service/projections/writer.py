@@ -24,7 +24,7 @@ from domain.knowledge import (
     fold_claim,
     fold_document,
 )
-from service.projections.dialect import Dialect
+from service.projections.dialect import LATEST_STATE_FIRST, Dialect
 from service.projections.rows import (
     ActRow,
     Batch,
@@ -67,14 +67,13 @@ class Subject:
 
     @property
     def prior_states(self) -> str:
-        """Per start point, the latest-recorded state row strictly before it (act order)."""
+        """Per start point, the state that holds just before it (act order), as recorded now."""
         return (
             "WITH starts(k, p, pos) AS (VALUES {values})"
             f" SELECT starts.k AS k, (SELECT s.state FROM {self.states} s"
             f" WHERE s.story = ? AND s.{self.column} = starts.k"
             " AND (s.published_at < starts.p OR (s.published_at = starts.p AND s.position < starts.pos))"
-            " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1) AS state"
-            " FROM starts"
+            f"{LATEST_STATE_FIRST}) AS state FROM starts"
         )
 
     @property
