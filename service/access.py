@@ -10,7 +10,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.requests import Request
 
-from service.answer_cache import AnswerCache
+from service.answer_cache import AnswerCache, AskedBefore
 from service.application import Ledger
 from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
@@ -30,12 +30,14 @@ class Services:
     tokens: TokenStore
     reads: CapacityLimiter = field(init=False)
     answers: AnswerCache = field(init=False)
+    asked: AskedBefore = field(init=False)
     freshness: Freshness = field(init=False)
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
         object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
+        object.__setattr__(self, "asked", AskedBefore())
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
 
     def close(self) -> None:

@@ -3,6 +3,8 @@
 An answer is cached under its full question. Answers that can never change (bounded by a
 ``recorded_before`` the story has already recorded past) are keyed by the question alone;
 the others also by the story's last position, so any append to the story makes them miss.
+Which question (``Asked``) each raw request parsed to is remembered too (``AskedBefore``),
+so a repeated request can find its answer without being parsed again.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from datetime import UTC, datetime
 
 from msgspec import Struct
+from starlette.types import Scope
+
+from domain.errors import StoryNotFound
+from service.projections.reader import StoryTip
 
 ENTRY_OVERHEAD = 256
 """Bytes counted per entry beyond its body: the key, the entry and the map's slot, roughly."""
@@ -66,3 +73,55 @@ class AnswerCache:
             while self.held_bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self.held_bytes -= len(evicted.body) + ENTRY_OVERHEAD
+
+
+MAX_REQUESTS = 20_000
+"""Raw requests remembered at most; past it, all are forgotten (the routes relearn them)."""
+
+RawRequest = tuple[str, bytes]
+"""A request's path and query string, as the server received them."""
+
+
+class Asked(Struct, frozen=True):
+    """A cacheable question: its cache key, its story, and the ``recorded_before`` bounding it."""
+
+    key: tuple[Hashable, ...]
+    story: str
+    recorded_before: datetime | None
+
+    def cache_key(self, tip: StoryTip | None) -> tuple[tuple[Hashable, ...], bool]:
+        """The key the answer is cached under given the story's ``tip``, and whether it is
+        immutable: bounded by a ``recorded_before`` at or before the story's last recording
+        (and not in the future), later appends cannot change it, so the question alone keys
+        it; any other answer is keyed by the tip's position too."""
+        if tip is None:
+            raise StoryNotFound(f"no story {self.story!r}")
+        immutable = self.recorded_before is not None and self.recorded_before <= min(
+            tip.recorded_at, datetime.now(UTC)
+        )
+        return (self.key if immutable else (*self.key, tip.position)), immutable
+
+
+class AskedBefore:
+    """Which ``Asked`` each raw request parsed to, for requests the routes have answered."""
+
+    def __init__(self) -> None:
+        self._asked: dict[RawRequest, Asked] = {}
+
+    def __len__(self) -> int:
+        return len(self._asked)
+
+    def get(self, raw: RawRequest) -> Asked | None:
+        """What ``raw`` asked, if a route has answered it."""
+        return self._asked.get(raw)
+
+    def remember(self, raw: RawRequest, asked: Asked) -> None:
+        """Keep that ``raw`` asks ``asked`` (parsing is a pure function of the raw request)."""
+        if len(self._asked) >= MAX_REQUESTS:
+            self._asked.clear()
+        self._asked[raw] = asked
+
+
+def raw_request(scope: Scope) -> RawRequest:
+    """The path and query string of a request."""
+    return scope["path"], scope["query_string"]

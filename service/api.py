@@ -18,6 +18,7 @@ from service import openapi, routes_audit, routes_documents
 from service import settings as settings_module
 from service.access import Services
 from service.application import Ledger
+from service.cached_reads import RepeatedReads
 from service.logs import AccessLog
 from service.problems import EXCEPTION_HANDLERS
 from service.routes_read import (
@@ -77,7 +78,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(RepeatedReads)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

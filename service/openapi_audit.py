@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.audit.log import ConsistencyProof, InclusionProof, LogEntry, TreeHead
+from service.cached_reads import POSITION_HEADER
 from service.openapi_parts import (
     MOMENT,
     STORY,
@@ -24,7 +25,6 @@ from service.openapi_parts import errors as problems
 from service.openapi_parts import read as read_operation
 from service.provn import MEDIA_TYPE as PROVN
 from service.routes_audit import MAX_SIZE, VerifyAnswer
-from service.routes_read import POSITION_HEADER
 
 STRUCTS = (TreeHead, LogEntry, InclusionProof, ConsistencyProof, VerifyAnswer)
 STATUS = {

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.events import ID_PATTERN
+from service.cached_reads import POSITION_HEADER
 from service.problems import MEDIA_TYPE as PROBLEM
-from service.routes_read import POSITION_HEADER
 
 REF = "#/components/schemas/{name}"
 MOMENT = "an RFC 3339 timestamp with an offset, or a date (meaning the end of that day, UTC)"

@@ -21,12 +21,13 @@ from service.access import authorize, services, unauthorized
 from service.application import Ledger
 from service.audit.log import OutOfRange, VerifiableLog
 from service.audit.verify import verify
+from service.cached_reads import POSITION_HEADER
 from service.params import path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.provenance import provenance_document
 from service.provn import MEDIA_TYPE as PROVN_MEDIA_TYPE
 from service.provn import provn
-from service.routes_read import POSITION_HEADER, consult, json_response
+from service.routes_read import consult, json_response
 
 T = TypeVar("T")
 MAX_SIZE = 2**62

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -22,12 +22,12 @@ from starlette.responses import Response
 
 from domain.errors import StoryNotFound
 from service.access import Services, authorize, services
-from service.answer_cache import CachedAnswer, entity_tag
+from service.answer_cache import Asked, CachedAnswer, entity_tag, raw_request
 from service.application import Ledger
+from service.cached_reads import POSITION_HEADER, answer_headers, remembered
 from service.freshness import Known
 from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
-from service.projections.reader import StoryTip
 from service.schemas import (
     Changes,
     ClaimHistory,
@@ -37,11 +37,9 @@ from service.schemas import (
 )
 
 T = TypeVar("T")
-POSITION_HEADER = "Knewwhen-Position"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_POSITION = 2**62
-IMMUTABLE = "max-age=31536000, immutable"
 log = logging.getLogger("knewwhen.api")
 _encode = msgspec.json.Encoder().encode
 
@@ -120,77 +118,54 @@ async def consult(request: Request, question: Callable[[Ledger], T]) -> tuple[T,
 
 
 async def consult_cached(
-    request: Request,
-    story: str,
-    recorded_before: datetime | None,
-    key: tuple[Hashable, ...],
-    question: Callable[[Ledger], Any],
+    request: Request, asked: Asked, question: Callable[[Ledger], Any]
 ) -> Response:
-    """Like ``consult``, but the encoded answer is cached under its full question ``key``.
+    """Like ``consult``, but the encoded answer is cached (``Asked.cache_key``).
 
-    An answer bounded by a ``recorded_before`` at or before the story's last recording (and
-    not in the future) can never change: later appends to the story are recorded after it.
-    It is cached under ``key`` alone, found without touching the database, and served as
-    immutable. Any other answer is cached under ``key`` and the story's last position (one
-    statement reads it, or, on SQLite, ``found.freshness`` while no commit has happened
-    since it last read it) and served with ``no-cache``. Both carry an ``ETag``; a matching
-    ``If-None-Match`` gets 304.
+    An immutable answer is found without touching the database and served as immutable; any
+    other is found under the story's last position (one statement reads it, or, on SQLite,
+    ``found.freshness`` while no commit has happened since it last read it) and served with
+    ``no-cache``. Both carry an ``ETag``; a matching ``If-None-Match`` gets 304. The raw
+    request is remembered as asking ``asked``, so ``RepeatedReads`` can answer it next time.
     """
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    settled = found.answers.get(key)
-    if settled is not None and (wanted is None or wanted <= settled.position):
-        return answer_response(request, found, settled, settled.position)
-
-    def cached_key(tip: StoryTip | None) -> tuple[tuple[Hashable, ...], bool]:
-        if tip is None:
-            raise StoryNotFound(f"no story {story!r}")
-        immutable = recorded_before is not None and recorded_before <= min(
-            tip.recorded_at, datetime.now(UTC)
-        )
-        return (key if immutable else (*key, tip.position)), immutable
-
+    in_memory = remembered(found, asked, wanted)
+    if in_memory is not None:
+        return answer_response(request, found, asked, *in_memory)
     version = found.freshness.version()
-    known = found.freshness.known(version, story)
-    if known is not None and (wanted is None or wanted <= known[0]):
-        fresh = found.answers.get(cached_key(known[1])[0])
-        if fresh is not None:
-            return answer_response(request, found, fresh, known[0])
     seen: list[Known] = []
 
     def read(ledger: Ledger) -> Attempt[CachedAnswer]:
-        position, tip = ledger.reader.position_and_tip(story)
+        position, tip = ledger.reader.position_and_tip(asked.story)
         seen.append((position, tip))
         if wanted is not None and position < wanted:
             return position, None
-        cached = found.answers.get(cached_key(tip)[0])
+        cached = found.answers.get(asked.cache_key(tip)[0])
         if cached is not None:
             return position, (cached,)
         with ledger.reader.snapshot():
-            position, tip = ledger.reader.position_and_tip(story)
-            full_key, immutable = cached_key(tip)
+            position, tip = ledger.reader.position_and_tip(asked.story)
+            full_key, immutable = asked.cache_key(tip)
             body = _encode(question(ledger))
         cached = CachedAnswer(body, entity_tag(body), position, immutable)
         found.answers.put(full_key, cached)
         return position, (cached,)
 
     position, cached = await until_reached(found, wanted, read)
-    found.freshness.remember(version, story, seen[-1])
-    return answer_response(request, found, cached, position)
+    found.freshness.remember(version, asked.story, seen[-1])
+    return answer_response(request, found, asked, cached, position)
 
 
 def answer_response(
-    request: Request, found: Services, answer: CachedAnswer, position: int
+    request: Request, found: Services, asked: Asked, answer: CachedAnswer, position: int
 ) -> Response:
-    """The cached answer, or 304 when ``If-None-Match`` names its ETag."""
-    if not answer.immutable:
-        cache_control = "no-cache"
-    elif found.settings.read_token_required:
-        cache_control = f"private, {IMMUTABLE}"
-    else:
-        cache_control = f"public, {IMMUTABLE}"
-    headers = {POSITION_HEADER: str(position), "ETag": answer.etag, "Cache-Control": cache_control}
+    """The cached answer, or 304 when ``If-None-Match`` names its ETag; a request without
+    ``min_position`` is remembered as asking ``asked``."""
+    if "min_position" not in request.query_params:
+        found.asked.remember(raw_request(request.scope), asked)
+    headers = answer_headers(found, answer, position)
     if if_none_match(request, answer.etag):
         return Response(status_code=304, headers=headers)
     return Response(answer.body, headers=headers, media_type="application/json")
@@ -261,8 +236,8 @@ async def get_knowledge(request: Request) -> Response:
         return ledger.reader.knowledge(story, at, recorded_before)
 
     if asked_at is not None:
-        key = ("knowledge", story, at, recorded_before)
-        return await consult_cached(request, story, recorded_before, key, knowledge)
+        asked = Asked(("knowledge", story, at, recorded_before), story, recorded_before)
+        return await consult_cached(request, asked, knowledge)
     answer, headers = await consult(request, knowledge)
     return json_response(answer, headers=headers)
 
@@ -279,8 +254,8 @@ async def get_claim_history(request: Request) -> Response:
             raise not_found(f"story {story!r} has no claim {claim!r}", "claim-not-found")
         return ClaimHistory(story, claim, recorded_before, tuple(entries))
 
-    key = ("history", story, claim, recorded_before)
-    return await consult_cached(request, story, recorded_before, key, history)
+    asked = Asked(("history", story, claim, recorded_before), story, recorded_before)
+    return await consult_cached(request, asked, history)
 
 
 async def get_changes(request: Request) -> Response:
@@ -299,8 +274,8 @@ async def get_changes(request: Request) -> Response:
         return Changes(story, start, end, recorded_before, tuple(found))
 
     if asked_end is not None:
-        key = ("changes", story, start, end, recorded_before)
-        return await consult_cached(request, story, recorded_before, key, changes)
+        asked = Asked(("changes", story, start, end, recorded_before), story, recorded_before)
+        return await consult_cached(request, asked, changes)
     answer, headers = await consult(request, changes)
     return json_response(answer, headers=headers)
 
@@ -315,8 +290,8 @@ async def get_timeline(request: Request) -> Response:
         entries = ledger.reader.timeline(story, recorded_before)
         return Timeline(story, recorded_before, tuple(entries))
 
-    key = ("timeline", story, recorded_before)
-    return await consult_cached(request, story, recorded_before, key, timeline)
+    asked = Asked(("timeline", story, recorded_before), story, recorded_before)
+    return await consult_cached(request, asked, timeline)
 
 
 async def healthz(request: Request) -> Response:

@@ -1,0 +1,88 @@
+"""Cached answers, and repeated reads served from them before routing.
+
+A cacheable read (knowledge at a given time, a claim's history, changes, a timeline) is an
+``Asked``: its cache key, its story and its ``recorded_before``. The routes in
+``routes_read`` parse a request into an ``Asked``, answer it and cache the encoded answer;
+they also remember which raw request (path and query string) asked it. When that same raw
+request comes again, with no token, no ``If-None-Match`` and no ``min_position``,
+``RepeatedReads`` finds its answer in memory and sends it without routing, parsing or a
+``Request`` object; anything else, and any miss, goes on to the routes.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.access import Services
+from service.answer_cache import Asked, CachedAnswer, raw_request
+
+POSITION_HEADER = "Knewwhen-Position"
+IMMUTABLE = "max-age=31536000, immutable"
+
+
+def remembered(
+    found: Services, asked: Asked, wanted: int | None
+) -> tuple[CachedAnswer, int] | None:
+    """The cached answer to ``asked`` and the position to report with it, when memory alone
+    can tell (an immutable answer, or, on SQLite, a tip read since the last commit); None when
+    the database must be asked."""
+    settled = found.answers.get(asked.key)
+    if settled is not None and (wanted is None or wanted <= settled.position):
+        return settled, settled.position
+    known = found.freshness.known(found.freshness.version(), asked.story)
+    if known is None or known[1] is None or (wanted is not None and wanted > known[0]):
+        return None
+    fresh = found.answers.get(asked.cache_key(known[1])[0])
+    return (fresh, known[0]) if fresh is not None else None
+
+
+def answer_headers(found: Services, answer: CachedAnswer, position: int) -> dict[str, str]:
+    """The position, ETag and Cache-Control headers of a cached answer."""
+    if not answer.immutable:
+        cache_control = "no-cache"
+    elif found.settings.read_token_required:
+        cache_control = f"private, {IMMUTABLE}"
+    else:
+        cache_control = f"public, {IMMUTABLE}"
+    return {POSITION_HEADER: str(position), "ETag": answer.etag, "Cache-Control": cache_control}
+
+
+PASS_ON = frozenset((b"authorization", b"if-none-match"))
+"""Headers that need the routes: a token to check, or an ETag to compare."""
+
+
+class RepeatedReads:
+    """ASGI middleware: sends the cached answer to a GET the routes have answered before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            found: Services | None = scope.get("state", {}).get("services")
+            if found is not None and not found.settings.read_token_required:
+                answered = self.answered(found, scope)
+                if answered is not None:
+                    await self.send(found, *answered, send)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def answered(found: Services, scope: Scope) -> tuple[CachedAnswer, int] | None:
+        """The cached answer to the request and its position, when the routes are not needed."""
+        asked = found.asked.get(raw_request(scope))
+        if asked is None or any(name in PASS_ON for name, _ in scope["headers"]):
+            return None
+        return remembered(found, asked, None)
+
+    @staticmethod
+    async def send(found: Services, answer: CachedAnswer, position: int, send: Send) -> None:
+        """Send ``answer`` as ``routes_read.answer_response`` does."""
+        headers = [
+            (k.lower().encode(), v.encode())
+            for k, v in answer_headers(found, answer, position).items()
+        ]
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        headers.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
