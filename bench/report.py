@@ -212,11 +212,19 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any], folder: Path) -> Path:
-    """Write bench/results/<date>-<events>[-postgres].json; the path written."""
+    """Write bench/results/<date>-<events>[-postgres].json; the path written. A run of the
+    same day and scales does not overwrite it: its name ends with the commit measured (and a
+    count, if need be)."""
     folder.mkdir(parents=True, exist_ok=True)
     events = "-".join(results["figures"])
     suffix = "-postgres" if results["database"] == "postgres" else ""
-    path = folder / f"{results['date'][:10]}-{events}{suffix}.json"
+    stem = f"{results['date'][:10]}-{events}{suffix}"
+    path = folder / f"{stem}.json"
+    commit = str(results["machine"].get("commit") or "")[:7]
+    taken = 1
+    while path.exists():
+        taken += 1
+        path = folder / f"{stem}-{commit or 'run'}{'' if taken == 2 else f'-{taken}'}.json"
     path.write_text(json.dumps(without_nan(results), indent=1, ensure_ascii=False) + "\n")
     return path
 

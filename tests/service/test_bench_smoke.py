@@ -57,3 +57,19 @@ def test_the_generator_is_deterministic_and_shaped_as_asked(tmp_path: Path) -> N
     assert 2.5 <= summary["stances_per_event"] <= 3.2
     assert 400 <= summary["mean_line_bytes"] <= 700
     assert summary["document_revisions"] > 0
+
+
+def test_a_second_run_of_the_day_does_not_overwrite_the_first(tmp_path: Path) -> None:
+    results = {
+        "date": "2026-12-05T20:00:00+00:00",
+        "figures": {"10000": {}, "100000": {}},
+        "database": "sqlite",
+        "machine": {"commit": "1d39e1afd7e9f9be24654f3a9de257fed27629ed"},
+    }
+    paths = [write({**results, "run": n}, tmp_path).name for n in range(3)]
+    assert paths == [
+        "2026-12-05-10000-100000.json",
+        "2026-12-05-10000-100000-1d39e1a.json",
+        "2026-12-05-10000-100000-1d39e1a-3.json",
+    ]
+    assert [json.loads((tmp_path / p).read_text())["run"] for p in paths] == [0, 1, 2]
