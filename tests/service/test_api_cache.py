@@ -168,6 +168,8 @@ def test_a_read_token_makes_immutable_answers_private(
         )
         assert r.headers["cache-control"] == "private, max-age=31536000, immutable"
         assert client.get(f"{BASE}/knowledge", params={"at": "2020-10-08"}).status_code == 401
+        again = {"at": "2020-10-08", "recorded_before": receipts[-1]["recorded_at"]}
+        assert client.get(f"{BASE}/knowledge", params=again).status_code == 401  # no fast path
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ from starlette.testclient import TestClient
 
 from service import routes_read
 from service.answer_cache import MAX_REQUESTS, Asked, AskedBefore
-from service.api import create_app
 from service.application import Ledger
 from service.params import query_moment
-from service.settings import Settings
 from tests.service.test_api_cache import BASE, knowledge, record
 from tests.service.wire import bearer, confirmation, leak, response
 
@@ -93,17 +91,6 @@ def test_a_token_an_etag_or_min_position_takes_a_repeated_request_to_the_routes(
     for _ in range(2):
         assert client.get(f"{BASE}/knowledge", params=ahead).status_code == 503
     assert parses.calls == 6 * 2
-
-
-def test_a_required_read_token_is_asked_for_on_every_request(
-    database: str, ledger: Ledger, tokens: dict[str, str]
-) -> None:
-    settings = Settings(database=database, read_token_required=True)
-    with TestClient(create_app(settings, ledger)) as client:
-        receipts = record(client, tokens["writer"], leak(), confirmation())
-        recorded_before = receipts[-1]["recorded_at"]
-        assert knowledge(client, recorded_before, **bearer(tokens["reader"])).status_code == 200
-        assert knowledge(client, recorded_before).status_code == 401
 
 
 @pytest.mark.parametrize(
