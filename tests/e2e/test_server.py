@@ -267,6 +267,33 @@ def test_knowledge_sees_a_late_recorded_event_unless_asked_as_recorded_before(
     assert httpx.get(knowledge, params={"at": "2020-10-08"}).json() == json.loads(cli_answer)
 
 
+def logged_requests(log: Path, path: str, count: int) -> list[dict[str, Any]]:
+    """The access log's lines for ``path``, once there are ``count`` (polled, bounded)."""
+    deadline = time.monotonic() + READY_WITHIN_SECONDS
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        found = [line for line in lines if line.get("path") == path]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_a_repeated_read_gets_the_same_answer_and_is_logged_each_time(server: Server) -> None:
+    path = f"/v1/stories/{STORY}/knowledge"
+    receipt = httpx.post(server.events(), json=LEAK, headers=bearer(server.writer)).json()
+    params = {"at": "2020-10-08", "recorded_before": receipt["recorded_at"]}
+    with httpx.Client() as client:  # one connection, no token: the second GET skips routing
+        first, second = (client.get(f"{server.url}{path}", params=params) for _ in range(2))
+    assert (second.status_code, second.content) == (200, first.content)
+    assert dict(second.headers) | {"date": ""} == dict(first.headers) | {"date": ""}
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    logged = logged_requests(server.log, path, 2)
+    assert [(line["method"], line["status"], line["principal"]) for line in logged] == [
+        ("GET", 200, None),
+        ("GET", 200, None),
+    ]
+
+
 def test_the_log_and_provenance_are_served_and_verify_agrees(server: Server) -> None:
     with httpx.Client(headers=bearer(server.writer)) as client:
         receipt = client.post(server.events(), json=LEAK).json()
