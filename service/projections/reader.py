@@ -14,6 +14,7 @@ from msgspec import Struct
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
 from service.projections.dialect import Dialect, state_at
 from service.projections.rows import decode_claim_act, from_micros, micros
+from service.projections.snapshots import one_statement, read_snapshot
 from service.schemas import (
     Change,
     HistoryEntry,
@@ -59,6 +60,7 @@ class Reader:
 
     def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
         self.datastore = datastore
+        self.dialect = dialect
         self._snapshots = threading.local()
         q = dialect.sql
         self.claims_at = q(
@@ -111,11 +113,11 @@ class Reader:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Answer every query this thread makes inside the block from one read transaction."""
+        """Answer every query this thread makes inside the block from one snapshot."""
         if getattr(self._snapshots, "cursor", None) is not None:
             yield
             return
-        with self.datastore.transaction(commit=False) as cursor:
+        with read_snapshot(self.datastore, self.dialect) as cursor:
             self._snapshots.cursor = cursor
             try:
                 yield
@@ -124,16 +126,21 @@ class Reader:
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """The thread's snapshot cursor, or a read transaction of its own."""
+        """The thread's snapshot cursor, or a snapshot of its own."""
         cursor = getattr(self._snapshots, "cursor", None)
         if cursor is not None:
             yield cursor
             return
-        with self.datastore.transaction(commit=False) as cursor:
+        with read_snapshot(self.datastore, self.dialect) as cursor:
             yield cursor
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._transaction() as cursor:
+        """The rows of one statement, in the thread's snapshot if it has one."""
+        cursor = getattr(self._snapshots, "cursor", None)
+        if cursor is not None:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+        with one_statement(self.datastore, self.dialect) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 

@@ -1,0 +1,48 @@
+"""The reader's two kinds of read: several statements from one snapshot, or a single statement.
+
+PostgreSQL's default isolation, READ COMMITTED, gives each statement its own snapshot, even
+inside a transaction; a read of several statements that must agree (an answer and the position
+it is reported at) runs in a REPEATABLE READ, READ ONLY transaction, asked for in psycopg's own
+BEGIN (no extra round trip). A single statement is consistent on its own: it runs on the pooled
+connection as it is, in autocommit, saving BEGIN and ROLLBACK (two round trips of three).
+SQLite reads in a deferred transaction, a snapshot from its first read on, either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import IsolationLevel
+
+from service.projections.dialect import Dialect
+
+
+@contextmanager
+def read_snapshot(datastore: Any, dialect: Dialect) -> Iterator[Any]:
+    """A cursor whose statements all read one snapshot of the database."""
+    if dialect.name != "postgres":
+        with datastore.transaction(commit=False) as cursor:
+            yield cursor
+        return
+    with datastore.get_connection() as connection:
+        connection.isolation_level = IsolationLevel.REPEATABLE_READ
+        connection.read_only = True
+        try:
+            with connection.transaction(force_rollback=True):
+                yield connection.cursor()
+        finally:
+            connection.isolation_level = None
+            connection.read_only = None
+
+
+@contextmanager
+def one_statement(datastore: Any, dialect: Dialect) -> Iterator[Any]:
+    """A cursor for a single read statement (on PostgreSQL, outside any transaction)."""
+    if dialect.name != "postgres":
+        with datastore.transaction(commit=False) as cursor:
+            yield cursor
+        return
+    with datastore.get_connection() as connection, connection.cursor() as cursor:
+        yield cursor
