@@ -24,6 +24,7 @@ from service.projections.reader import (
     recorded_bound,
 )
 from service.projections.rows import decode_document_act, from_micros, micros, url_key
+from service.projections.snapshots import one_statement
 from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
 
 
@@ -95,6 +96,7 @@ class Documents:
 
     def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
         self.datastore = datastore
+        self.dialect = dialect
         q = dialect.sql
         self.acts = q(
             "SELECT act, recorded_at FROM kw_document_acts"
@@ -117,7 +119,7 @@ class Documents:
         return cls(ledger.reader.datastore, ledger.dialect)
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
+        with one_statement(self.datastore, self.dialect) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 

@@ -57,13 +57,12 @@ class Scope:
 
 def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: datetime | None) -> Scope:
     """Everything public about ``story`` at ``at`` as recorded before ``recorded_before``."""
-    if ledger.reader.story(story) is None:
-        raise StoryNotFound(f"no story {story!r}")
     q, t, r = ledger.dialect.sql, micros(at), recorded_bound(recorded_before)
-    knowledge = ledger.reader.knowledge(story, at, recorded_before)
     in_scope = " WHERE a.story = ? AND a.published_at <= ? AND a.recorded_at < ?"
-    datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-    with datastore.transaction(commit=False) as cursor:
+    with ledger.reader.snapshot(), ledger.reader.cursor() as cursor:
+        if ledger.reader.story(story) is None:
+            raise StoryNotFound(f"no story {story!r}")
+        knowledge = ledger.reader.knowledge(story, at, recorded_before)
         cursor.execute(q(EVENTS_IN_SCOPE), (story, t, r))
         events = [event_row(row) for row in cursor.fetchall()]
         acts: list[dict[str, list[Any]]] = []

@@ -125,8 +125,9 @@ class Reader:
                 self._snapshots.cursor = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """The thread's snapshot cursor, or a snapshot of its own."""
+    def cursor(self) -> Iterator[Any]:
+        """A cursor for several statements that must agree: the thread's snapshot, or a
+        snapshot of its own."""
         cursor = getattr(self._snapshots, "cursor", None)
         if cursor is not None:
             yield cursor
@@ -165,7 +166,7 @@ class Reader:
     def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
         t, r = micros(at), recorded_bound(recorded_before)
-        with self._transaction() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(self.claims_at, (r, t, t, r, story, t))
             claims = [
                 (decode_claim_state(row["state"]), row["events"].split(","))
@@ -288,7 +289,7 @@ class Reader:
 
     def receipts(self, story: str, event_ids: Sequence[str]) -> list[Receipt]:
         """The receipts of recorded events, in the order asked."""
-        with self._transaction() as cursor:
+        with self.cursor() as cursor:
             found = []
             for event_id in event_ids:
                 cursor.execute(self.event_by_id, (story, event_id))
