@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from service.projections.dialect import Dialect
+from service.projections.snapshots import read_snapshot
 
 PAGE = 1000
 
@@ -75,8 +76,6 @@ class Snapshot:
 
 @contextmanager
 def snapshot(datastore: Any, dialect: Dialect, events_table: str) -> Iterator[Snapshot]:
-    """Open one read transaction over the whole database."""
-    with datastore.transaction(commit=False) as cursor:
-        if dialect.name == "postgres":
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    """Open one read transaction over the whole database (``read_snapshot``, decision 012)."""
+    with read_snapshot(datastore, dialect) as cursor:
         yield Snapshot(cursor, dialect, events_table)
