@@ -16,7 +16,7 @@ from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.persistence import environment, is_postgres_url
-from service.projections.dialect import POSTGRES, SQLITE
+from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
 from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
 from service.projections.rebuild import EventStore, Rebuild
@@ -213,4 +213,15 @@ class Ledger(Application[str]):
         ):
             Rebuild(self.dialect, store).run(cursor, self.stored_events(), bar.update)
         self.recorder.stale_format = None  # type: ignore[attr-defined]
+        self.after_bulk_write()
         return total
+
+    def after_bulk_write(self) -> None:
+        """On PostgreSQL, ``VACUUM (ANALYZE)`` the tables an import or a replay wrote: the
+        planner gets statistics, and index-only scans a visibility map, without waiting for
+        autovacuum (which may be off). Nothing on SQLite, whose plans need neither."""
+        if self.dialect is not POSTGRES:
+            return
+        tables = [self.recorder.events_table_name, *PROJECTION_TABLES, *LOG_TABLES]  # type: ignore[attr-defined]
+        with self.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+            connection.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")

@@ -161,6 +161,7 @@ def import_file(
                 pending.setdefault(line.story, []).append(line.event)
             report.stored += _append(ledger, pending, recorded_by)
             bar.update(len(batch))
+    ledger.after_bulk_write()
     return report
 
 

@@ -139,6 +139,9 @@ SHARED_SCHEMA = (
         recorded_at {int} NOT NULL)""",
 )
 
+LOG_TABLES = ("kw_log_leaves", "kw_tree_heads")
+"""The verifiable log's tables (in ``SHARED_SCHEMA``): appended to, never rebuilt."""
+
 PROJECTION_TABLES = (
     "kw_events",
     "kw_stories",

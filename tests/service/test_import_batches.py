@@ -97,3 +97,28 @@ def test_a_file_past_the_size_that_hung_psycopgs_pipeline_imports_on_postgres(
         done = knewwhen_import(url, generated.path)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "8000 events read, 8000 stored" in done.stdout
+
+
+@pytest.mark.postgres
+def test_an_import_and_a_replay_leave_postgres_tables_vacuumed_and_analyzed(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    # With autovacuum off (as on this machine's server) or not yet run, the planner had no
+    # statistics and index-only scans fetched every heap row after a bulk load.
+    generated = generate(Shape(600, events_per_story=300, claims_per_story=30), tmp_path)
+    stats = "SELECT relallvisible, reltuples FROM pg_class WHERE relname = %s"
+    for url in fresh_postgres_database(postgres_server):
+        ledger = Ledger(url)
+        try:
+            import_file(ledger, generated.path, recorded_by="test")
+            datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+            for step in ("import", "replay"):
+                if step == "replay":
+                    ledger.replay()
+                with datastore.transaction(commit=False) as cursor:
+                    for table in ("kw_claim_acts", "kw_claim_states", "kw_events"):
+                        cursor.execute(stats, (table,))
+                        row = cursor.fetchone()
+                        assert row["relallvisible"] > 0 and row["reltuples"] > 0, (step, table)
+        finally:
+            ledger.close()
