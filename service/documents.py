@@ -24,7 +24,7 @@ from service.projections.reader import (
     recorded_bound,
 )
 from service.projections.rows import decode_document_act, from_micros, micros, url_key
-from service.projections.snapshots import one_statement
+from service.projections.snapshots import reading
 from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
 
 
@@ -119,7 +119,7 @@ class Documents:
         return cls(ledger.reader.datastore, ledger.dialect)
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
-        with one_statement(self.datastore, self.dialect) as cursor:
+        with reading(self.datastore, self.dialect, snapshot=False) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 

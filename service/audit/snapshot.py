@@ -13,7 +13,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from service.projections.dialect import Dialect
-from service.projections.snapshots import read_snapshot
+from service.projections.snapshots import reading
 
 PAGE = 1000
 
@@ -76,6 +76,6 @@ class Snapshot:
 
 @contextmanager
 def snapshot(datastore: Any, dialect: Dialect, events_table: str) -> Iterator[Snapshot]:
-    """Open one read transaction over the whole database (``read_snapshot``, decision 012)."""
-    with read_snapshot(datastore, dialect) as cursor:
+    """Open one read transaction over the whole database (``reading``, decision 012)."""
+    with reading(datastore, dialect, snapshot=True) as cursor:
         yield Snapshot(cursor, dialect, events_table)

@@ -14,7 +14,7 @@ from msgspec import Struct
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
 from service.projections.dialect import Dialect, state_at
 from service.projections.rows import decode_claim_act, from_micros, micros
-from service.projections.snapshots import one_statement, read_snapshot
+from service.projections.snapshots import reading
 from service.schemas import (
     Change,
     HistoryEntry,
@@ -117,7 +117,7 @@ class Reader:
         if getattr(self._snapshots, "cursor", None) is not None:
             yield
             return
-        with read_snapshot(self.datastore, self.dialect) as cursor:
+        with reading(self.datastore, self.dialect, snapshot=True) as cursor:
             self._snapshots.cursor = cursor
             try:
                 yield
@@ -125,23 +125,18 @@ class Reader:
                 self._snapshots.cursor = None
 
     @contextmanager
-    def cursor(self) -> Iterator[Any]:
-        """A cursor for several statements that must agree: the thread's snapshot, or a
-        snapshot of its own."""
+    def cursor(self, *, single: bool = False) -> Iterator[Any]:
+        """The thread's snapshot cursor, or a snapshot of its own; with ``single``, for one
+        statement, which needs no snapshot beyond its own."""
         cursor = getattr(self._snapshots, "cursor", None)
         if cursor is not None:
             yield cursor
             return
-        with read_snapshot(self.datastore, self.dialect) as cursor:
+        with reading(self.datastore, self.dialect, snapshot=not single) as cursor:
             yield cursor
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        """The rows of one statement, in the thread's snapshot if it has one."""
-        cursor = getattr(self._snapshots, "cursor", None)
-        if cursor is not None:
-            cursor.execute(statement, params)
-            return list(cursor.fetchall())
-        with one_statement(self.datastore, self.dialect) as cursor:
+        with self.cursor(single=True) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 

@@ -20,13 +20,18 @@ from service.projections.dialect import Dialect
 
 
 @contextmanager
-def read_snapshot(datastore: Any, dialect: Dialect) -> Iterator[Any]:
-    """A cursor whose statements all read one snapshot of the database."""
+def reading(datastore: Any, dialect: Dialect, *, snapshot: bool) -> Iterator[Any]:
+    """A read cursor: with ``snapshot``, for several statements that must read one state of
+    the database; without, for a single statement (on PostgreSQL, outside any transaction)."""
     if dialect.name != "postgres":
         with datastore.transaction(commit=False) as cursor:
             yield cursor
         return
     with datastore.get_connection() as connection:
+        if not snapshot:
+            with connection.cursor() as cursor:
+                yield cursor
+            return
         connection.isolation_level = IsolationLevel.REPEATABLE_READ
         connection.read_only = True
         try:
@@ -35,14 +40,3 @@ def read_snapshot(datastore: Any, dialect: Dialect) -> Iterator[Any]:
         finally:
             connection.isolation_level = None
             connection.read_only = None
-
-
-@contextmanager
-def one_statement(datastore: Any, dialect: Dialect) -> Iterator[Any]:
-    """A cursor for a single read statement (on PostgreSQL, outside any transaction)."""
-    if dialect.name != "postgres":
-        with datastore.transaction(commit=False) as cursor:
-            yield cursor
-        return
-    with datastore.get_connection() as connection, connection.cursor() as cursor:
-        yield cursor
