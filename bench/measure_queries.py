@@ -1,4 +1,5 @@
-"""In-process reads: knowledge at (T, R), one claim's status, and the naive fold, per query."""
+"""In-process reads: knowledge at (T, R), one claim's status and history, and the naive fold,
+per query."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class QueryJob(Struct, frozen=True):
     seed: int
     knowledge: int = 1000
     claims: int = 5000
+    histories: int = 1000
     naive: int = 30
     warmup: int = 50
 
@@ -60,11 +62,15 @@ def queries(job: QueryJob) -> dict[str, Any]:
         def claim(q: Question) -> object:
             return reader.claim_state(q.story, q.claim, q.at, q.recorded_before)
 
+        def history(q: Question) -> object:
+            return reader.history(q.story, q.claim, q.recorded_before)
+
         def naive(q: Question) -> object:
             return naive_knowledge(ledger, q.story, q.at, q.recorded_before)
 
         latencies_us(asked[: job.warmup], knowledge)
         latencies_us(asked[: job.warmup], claim)
+        latencies_us(asked[: job.warmup], history)
         latencies_us(asked[:2], naive)
         timed = asked[job.warmup :]
         shown = [reader.knowledge(q.story, q.at, q.recorded_before) for q in timed[:200]]
@@ -74,6 +80,7 @@ def queries(job: QueryJob) -> dict[str, Any]:
         return {
             "knowledge": summary(latencies_us(timed[: job.knowledge], knowledge)),
             "claim_status": summary(latencies_us(timed[: job.claims], claim)),
+            "claim_history": summary(latencies_us(timed[: job.histories], history)),
             "naive": summary(latencies_us(timed[: job.naive], naive)),
             "naive_mismatches": mismatches,
             "mean_claims_per_answer": sum(claims_shown) / max(len(claims_shown), 1),

@@ -57,6 +57,8 @@ ABSOLUTES = (
     ("knowledge_p99_us", "knowledge p99 µs"),
     ("claim_status_p50_us", "claim status p50 µs"),
     ("claim_status_p99_us", "claim status p99 µs"),
+    ("claim_history_p50_us", "claim history p50 µs"),
+    ("claim_history_p99_us", "claim history p99 µs"),
     ("naive_p50_us", "naive fold p50 µs"),
     ("http_hello_requests_per_s", "hello req/s"),
     ("http_knowledge_requests_per_s", "GET knowledge req/s"),

@@ -137,7 +137,7 @@ class Scale:
 
     def add_queries(self, found: dict[str, Any]) -> None:
         """Latency figures of one queries run."""
-        for kind in ("knowledge", "claim_status", "naive"):
+        for kind in ("knowledge", "claim_status", "claim_history", "naive"):
             self.add(f"{kind}_p50_us", found[kind]["p50_us"], "µs")
             self.add(f"{kind}_p99_us", found[kind]["p99_us"], "µs")
         self.add("naive_mismatches", found["naive_mismatches"], "answers")
