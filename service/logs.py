@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -123,13 +124,55 @@ class JsonFormatter(logging.Formatter):
         return _encode(line).decode(errors="replace")
 
 
+class LoopBatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A ``StreamHandler`` that writes the lines emitted during one turn of the running event
+    loop together, at the end of that turn: one write for many requests' lines, not one each.
+
+    Lines emitted with no running loop in the thread (worker threads, the CLI, start-up and
+    shutdown) are written at once, after any still held, so the order is kept. ``flush()``
+    (called by ``logging.shutdown`` at exit) writes whatever is held.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Hold the line until the loop's turn ends, or write it now off the loop."""
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._held.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if len(self._held) == 1:
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the held lines, then flush the stream."""
+        with self.lock:  # type: ignore[union-attr]
+            if self._held:
+                lines, self._held = "".join(self._held), []
+                try:
+                    self.stream.write(lines)
+                except Exception:
+                    self.handleError(logging.makeLogRecord({"msg": "a log write failed"}))
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()
+
+
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
     "handlers": {
         "stderr": {
-            "class": "logging.StreamHandler",
+            "class": "service.logs.LoopBatchedStreamHandler",
             "formatter": "json",
             "stream": "ext://sys.stderr",
         }

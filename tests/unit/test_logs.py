@@ -1,14 +1,17 @@
-"""The access log's records and lines: built lean, yet usable by any logging formatter."""
+"""The access log's records and lines: built lean, yet usable by any logging formatter; and
+the handler that writes a loop turn's lines together."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 from datetime import UTC, datetime
 
 import pytest
 
-from service.logs import AccessRecord, JsonFormatter, utc_timestamp
+from service.logs import AccessRecord, JsonFormatter, LoopBatchedStreamHandler, utc_timestamp
 
 
 @pytest.mark.parametrize(
@@ -74,3 +77,70 @@ def test_an_access_record_has_every_attribute_a_standard_format_names() -> None:
         "request",
     ]
     assert fields[10].endswith("logs.py") and len(fields) == len(names)
+
+
+class CountingStream(io.StringIO):
+    """A text stream that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def batched_logger(stream: CountingStream) -> tuple[logging.Logger, LoopBatchedStreamHandler]:
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(f"test.batched.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger, handler
+
+
+def test_off_the_loop_each_line_is_written_at_once() -> None:
+    stream = CountingStream()
+    logger, _ = batched_logger(stream)
+    logger.info("one")
+    assert stream.getvalue() == "one\n"
+    logger.info("two")
+    assert (stream.getvalue(), stream.writes) == ("one\ntwo\n", 2)
+
+
+def test_on_the_loop_a_turns_lines_are_written_together_when_the_turn_ends() -> None:
+    stream = CountingStream()
+    logger, _ = batched_logger(stream)
+
+    async def two_turns() -> list[str]:
+        seen = []
+        for turn in ("a", "b"):
+            for n in range(3):
+                logger.info(f"{turn}{n}")
+            seen.append(stream.getvalue())
+            await asyncio.sleep(0)
+        return seen
+
+    during = asyncio.run(two_turns())
+    assert during == ["", "a0\na1\na2\n"]
+    assert stream.getvalue() == "a0\na1\na2\nb0\nb1\nb2\n"
+    assert stream.writes == 2
+
+
+def test_held_lines_come_first_and_flush_writes_them() -> None:
+    stream = CountingStream()
+    logger, handler = batched_logger(stream)
+
+    async def hold() -> None:
+        logger.info("held")
+        handler.flush()  # as logging.shutdown does at exit
+        logger.info("held again")
+
+    async def hold_then_log_from_a_thread() -> None:
+        logger.info("on the loop")
+        await asyncio.to_thread(logger.info, "in a thread")
+
+    asyncio.run(hold())
+    assert stream.getvalue() == "held\nheld again\n"
+    asyncio.run(hold_then_log_from_a_thread())
+    assert stream.getvalue().endswith("on the loop\nin a thread\n")
