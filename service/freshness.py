@@ -5,10 +5,15 @@ process or another; reading it costs microseconds and no thread hop. A tip read 
 version held still is current until the version moves, so a repeated question whose answer
 is cached can be served from memory. Any commit by anyone forgets every tip. PostgreSQL has
 no such counter: there, every question asks the database.
+
+On the event loop the version is read once per turn of the loop and kept until the turn
+ends: every request handled in a turn arrived before the turn's I/O poll, which came before
+that read, so a commit that ended before a request arrived is still seen by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -34,6 +39,14 @@ def data_version_connection(database: str) -> sqlite3.Connection | None:
         return None  # every question asks the database, as on PostgreSQL
 
 
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Freshness:
     """Stories' tips, each as read at a data version that has not moved since."""
 
@@ -41,6 +54,7 @@ class Freshness:
         self._connection = connection
         self._version: int | None = None
         self._tips: dict[str, Known] = {}
+        self._kept_on: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def of(cls, database: str) -> Freshness:
@@ -53,9 +67,13 @@ class Freshness:
             self._connection.close()
 
     def version(self) -> int | None:
-        """The database's data version now; None when it cannot be known."""
+        """The database's data version now (on the event loop: as read in this turn of the
+        loop); None when it cannot be known."""
         if self._connection is None:
             return None
+        loop = running_loop()
+        if loop is not None and loop is self._kept_on:
+            return self._version
         try:
             version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
@@ -65,7 +83,13 @@ class Freshness:
         if version != self._version:
             self._version = version
             self._tips.clear()
+        if loop is not None:  # kept until the loop runs the callbacks of its next turn
+            self._kept_on = loop
+            loop.call_soon(self._end_turn)
         return version
+
+    def _end_turn(self) -> None:
+        self._kept_on = None
 
     def known(self, version: int | None, story: str) -> Known | None:
         """``story``'s position and tip, if read at ``version`` (which must be current)."""

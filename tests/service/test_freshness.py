@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.freshness import Freshness
+from service.freshness import Freshness, Known
 from service.projections.reader import StoryTip
 
 TIP = (7, StoryTip(7, datetime(2026, 1, 1, tzinfo=UTC)))
@@ -66,3 +67,32 @@ def test_postgresql_knows_no_version() -> None:
     assert freshness.version() is None
     freshness.remember(None, "s", TIP)
     assert freshness.known(None, "s") is None
+
+
+def test_on_the_event_loop_the_version_is_read_once_per_turn_of_the_loop(
+    freshness: Freshness, writer: sqlite3.Connection
+) -> None:
+    async def turns() -> tuple[int | None, int | None, int | None]:
+        first = freshness.version()
+        writer.execute("INSERT INTO t VALUES (1)")  # after this turn's I/O: seen next turn
+        same_turn = freshness.version()
+        await asyncio.sleep(0)
+        return first, same_turn, freshness.version()
+
+    first, same_turn, next_turn = asyncio.run(turns())
+    assert same_turn == first
+    assert next_turn != first
+    assert freshness.version() == next_turn  # off the loop: read each time
+
+
+def test_a_tip_read_across_turns_with_a_commit_between_is_not_remembered(
+    freshness: Freshness, writer: sqlite3.Connection
+) -> None:
+    async def across() -> Known | None:
+        version = freshness.version()
+        writer.execute("INSERT INTO t VALUES (1)")
+        await asyncio.sleep(0)  # the statement's thread hop: the answer comes in a later turn
+        freshness.remember(version, "s", TIP)
+        return freshness.known(freshness.version(), "s")
+
+    assert asyncio.run(across()) is None
