@@ -28,6 +28,16 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 _STARTED = time.time()
 _FILENAME = os.path.basename(__file__)
+_pid = os.getpid()  # read once: os.getpid() is a system call
+
+
+def _read_pid_again() -> None:
+    """In a forked child: its own process id."""
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_read_pid_again)
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
@@ -73,7 +83,7 @@ class AccessRecord(logging.LogRecord):
         self.lineno, self.funcName = 0, "AccessLog"
         self.exc_info, self.exc_text, self.stack_info = failure, None, None
         self.thread, self.threadName = threading.get_ident(), threading.current_thread().name
-        self.process, self.processName = os.getpid(), None
+        self.process, self.processName = _pid, None
         self.taskName = None
         self.method, self.path, self.status = method, path, status
         self.duration_ms, self.principal = duration_ms, who

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -144,3 +145,17 @@ def test_held_lines_come_first_and_flush_writes_them() -> None:
     assert stream.getvalue() == "held\nheld again\n"
     asyncio.run(hold_then_log_from_a_thread())
     assert stream.getvalue().endswith("on the loop\nin a thread\n")
+
+
+def test_an_access_record_names_its_process_also_in_a_forked_child() -> None:
+    def process_of_a_record() -> int:
+        return AccessRecord(logging.INFO, "GET", "/", 200, 0.1, None, None).process or 0
+
+    assert process_of_a_record() == os.getpid()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write, str(process_of_a_record() == os.getpid()).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 16) == b"True"
