@@ -15,6 +15,7 @@ from service.application import Ledger
 from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
 from service.settings import Settings
+from service.tips import AsyncTips
 from service.tokens import Principal, TokenStore
 
 REALM = 'Bearer realm="knewwhen"'
@@ -28,6 +29,7 @@ class Services:
     settings: Settings
     ledger: Ledger
     tokens: TokenStore
+    tips: AsyncTips | None = None  # PostgreSQL: tips read on the event loop
     reads: CapacityLimiter = field(init=False)
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)

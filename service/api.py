@@ -20,6 +20,7 @@ from service.access import Services
 from service.application import Ledger
 from service.cached_reads import RepeatedReads
 from service.logs import AccessLog
+from service.persistence import is_postgres_url
 from service.problems import EXCEPTION_HANDLERS
 from service.routes_read import (
     get_changes,
@@ -34,6 +35,7 @@ from service.routes_read import (
 )
 from service.routes_write import post_events
 from service.settings import Settings
+from service.tips import AsyncTips
 from service.tokens import TokenStore
 
 STORY = "/v1/stories/{story}"
@@ -51,14 +53,19 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         owned = ledger is None
         opened = await run_in_threadpool(open_ledger, settings.database) if owned else ledger
         assert opened is not None
+        tips: AsyncTips | None = None
         try:
             tokens = await run_in_threadpool(TokenStore.of, opened)
-            found = Services(settings, opened, tokens)
+            if is_postgres_url(settings.database):
+                tips = await AsyncTips.open(settings.database, settings.read_threads)
+            found = Services(settings, opened, tokens, tips)
             try:
                 yield {"services": found}
             finally:
                 found.close()
         finally:
+            if tips is not None:
+                await tips.close()
             if owned:
                 await run_in_threadpool(opened.close)
 

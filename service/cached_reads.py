@@ -6,7 +6,8 @@ A cacheable read (knowledge at a given time, a claim's history, changes, a timel
 they also remember which raw request (path and query string) asked it. When that same raw
 request comes again, with no token, no ``If-None-Match`` and no ``min_position``,
 ``RepeatedReads`` finds its answer in memory and sends it without routing, parsing or a
-``Request`` object; anything else, and any miss, goes on to the routes.
+``Request`` object (on PostgreSQL, after reading the story's tip on the event loop:
+``service.tips``); anything else, and any miss, goes on to the routes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def remembered(
     return (fresh, known[0]) if fresh is not None else None
 
 
+async def at_tip(
+    found: Services, asked: Asked, wanted: int | None
+) -> tuple[CachedAnswer, int] | None:
+    """PostgreSQL: the cached answer to ``asked`` at the story's tip, read now on the event
+    loop (``found.tips``), and its position; None when the routes must answer (no such story,
+    the position short of ``wanted``, or the answer not cached)."""
+    assert found.tips is not None, "only PostgreSQL services read tips on the loop"
+    position, tip = await found.tips.read(asked.story)
+    if tip is None or (wanted is not None and position < wanted):
+        return None
+    answer = found.answers.get(asked.cache_key(tip)[0])
+    return (answer, position) if answer is not None else None
+
+
 def answer_headers(found: Services, answer: CachedAnswer, position: int) -> dict[str, str]:
     """The position, ETag and Cache-Control headers of a cached answer."""
     if not answer.immutable:
@@ -61,19 +76,24 @@ class RepeatedReads:
         if scope["type"] == "http" and scope["method"] == "GET":
             found: Services | None = scope.get("state", {}).get("services")
             if found is not None and not found.settings.read_token_required:
-                answered = self.answered(found, scope)
-                if answered is not None:
-                    await self.send(found, *answered, send)
-                    return
+                asked = self.repeated(found, scope)
+                if asked is not None:
+                    answered = remembered(found, asked, None)
+                    if answered is None and found.tips is not None:
+                        answered = await at_tip(found, asked, None)
+                    if answered is not None:
+                        await self.send(found, *answered, send)
+                        return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def answered(found: Services, scope: Scope) -> tuple[CachedAnswer, int] | None:
-        """The cached answer to the request and its position, when the routes are not needed."""
+    def repeated(found: Services, scope: Scope) -> Asked | None:
+        """What the request asks, when a route has answered it before and it needs nothing
+        but its path and query string (no token to check, no ETag to compare)."""
         asked = found.asked.get(raw_request(scope))
         if asked is None or any(name in PASS_ON for name, _ in scope["headers"]):
             return None
-        return remembered(found, asked, None)
+        return asked
 
     @staticmethod
     async def send(found: Services, answer: CachedAnswer, position: int, send: Send) -> None:

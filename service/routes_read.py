@@ -24,7 +24,7 @@ from domain.errors import StoryNotFound
 from service.access import Services, authorize, services
 from service.answer_cache import Asked, CachedAnswer, entity_tag, raw_request
 from service.application import Ledger
-from service.cached_reads import POSITION_HEADER, answer_headers, remembered
+from service.cached_reads import POSITION_HEADER, answer_headers, at_tip, remembered
 from service.freshness import Known
 from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
@@ -123,17 +123,19 @@ async def consult_cached(
     """Like ``consult``, but the encoded answer is cached (``Asked.cache_key``).
 
     An immutable answer is found without touching the database and served as immutable; any
-    other is found under the story's last position (one statement reads it, or, on SQLite,
-    ``found.freshness`` while no commit has happened since it last read it) and served with
-    ``no-cache``. Both carry an ``ETag``; a matching ``If-None-Match`` gets 304. The raw
+    other is found under the story's last position (one statement reads it: on PostgreSQL on
+    the event loop, ``found.tips``; on SQLite in a worker thread, or ``found.freshness`` while
+    no commit has happened since it last read it) and served with ``no-cache``. Both carry an ``ETag``; a matching ``If-None-Match`` gets 304. The raw
     request is remembered as asking ``asked``, so ``RepeatedReads`` can answer it next time.
     """
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    in_memory = remembered(found, asked, wanted)
-    if in_memory is not None:
-        return answer_response(request, found, asked, *in_memory)
+    ready = remembered(found, asked, wanted)
+    if ready is None and found.tips is not None:
+        ready = await at_tip(found, asked, wanted)
+    if ready is not None:
+        return answer_response(request, found, asked, *ready)
     version = found.freshness.version()
     seen: list[Known] = []
 

@@ -43,6 +43,25 @@ class StoryTip(Struct, frozen=True):
     recorded_at: datetime
 
 
+def position_and_tip_statement(dialect: Dialect) -> str:
+    """One statement: the applied position (``p``) and a story's tip (``last_position``,
+    ``recorded_at``; NULL for no such story); parameter: the story."""
+    return dialect.sql(
+        "SELECT (SELECT MAX(position) FROM kw_events) AS p, s.last_position, e.recorded_at"
+        " FROM (SELECT 1 AS one) o LEFT JOIN kw_stories s ON s.story = ?"
+        " LEFT JOIN kw_events e ON e.position = s.last_position"
+    )
+
+
+def known_of(row: Any) -> tuple[int, StoryTip | None]:
+    """The applied position and the story's tip (None: no such story), from a row of
+    ``Reader.position_and_story_tip``."""
+    position = int(row["p"] or 0)
+    if row["last_position"] is None:
+        return position, None
+    return position, StoryTip(row["last_position"], from_micros(row["recorded_at"]))
+
+
 def recorded_bound(recorded_before: datetime | None) -> int:
     """The ``recorded_at`` bound in table units (no bound: the far future)."""
     return FOREVER if recorded_before is None else micros(recorded_before)
@@ -105,11 +124,7 @@ class Reader:
         self.story_rows = q("SELECT * FROM kw_stories ORDER BY story")
         self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
         self.max_position = q("SELECT MAX(position) AS p FROM kw_events")
-        self.position_and_story_tip = q(
-            "SELECT (SELECT MAX(position) FROM kw_events) AS p, s.last_position, e.recorded_at"
-            " FROM (SELECT 1 AS one) o LEFT JOIN kw_stories s ON s.story = ?"
-            " LEFT JOIN kw_events e ON e.position = s.last_position"
-        )
+        self.position_and_story_tip = position_and_tip_statement(dialect)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -152,11 +167,7 @@ class Reader:
         Every later append to the story is recorded after the tip's ``recorded_at`` (checked
         under the write lock), so answers bounded by a ``recorded_before`` ≤ it cannot change.
         """
-        row = self._rows(self.position_and_story_tip, (story,))[0]
-        position = int(row["p"] or 0)
-        if row["last_position"] is None:
-            return position, None
-        return position, StoryTip(row["last_position"], from_micros(row["recorded_at"]))
+        return known_of(self._rows(self.position_and_story_tip, (story,))[0])
 
     def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
