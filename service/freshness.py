@@ -4,7 +4,8 @@ SQLite's ``PRAGMA data_version`` changes whenever any other connection commits, 
 process or another; reading it costs microseconds and no thread hop. A tip read while the
 version held still is current until the version moves, so a repeated question whose answer
 is cached can be served from memory. Any commit by anyone forgets every tip. PostgreSQL has
-no such counter: there, every question asks the database.
+no such counter: there, every question reads its story's tip (on the event loop:
+``service.tips``).
 
 On the event loop the version is read once per turn of the loop and kept until the turn
 ends: every request handled in a turn arrived before the turn's I/O poll, which came before
