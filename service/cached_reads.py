@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access import Services
 from service.answer_cache import Asked, CachedAnswer, raw_request
+from service.freshness import Known
 
 POSITION_HEADER = "Knewwhen-Position"
 IMMUTABLE = "max-age=31536000, immutable"
@@ -31,20 +32,24 @@ def remembered(
     if settled is not None and (wanted is None or wanted <= settled.position):
         return settled, settled.position
     known = found.freshness.known(found.freshness.version(), asked.story)
-    if known is None or known[1] is None or (wanted is not None and wanted > known[0]):
-        return None
-    fresh = found.answers.get(asked.cache_key(known[1])[0])
-    return (fresh, known[0]) if fresh is not None else None
+    return None if known is None else cached_at(found, asked, known, wanted)
 
 
 async def at_tip(
     found: Services, asked: Asked, wanted: int | None
 ) -> tuple[CachedAnswer, int] | None:
     """PostgreSQL: the cached answer to ``asked`` at the story's tip, read now on the event
-    loop (``found.tips``), and its position; None when the routes must answer (no such story,
-    the position short of ``wanted``, or the answer not cached)."""
+    loop (``found.tips``), and its position; None when the routes must answer."""
     assert found.tips is not None, "only PostgreSQL services read tips on the loop"
-    position, tip = await found.tips.read(asked.story)
+    return cached_at(found, asked, await found.tips.read(asked.story), wanted)
+
+
+def cached_at(
+    found: Services, asked: Asked, known: Known, wanted: int | None
+) -> tuple[CachedAnswer, int] | None:
+    """The cached answer to ``asked`` at a known (position, tip), and that position; None
+    when there is no such story, the position is short of ``wanted``, or nothing is cached."""
+    position, tip = known
     if tip is None or (wanted is not None and position < wanted):
         return None
     answer = found.answers.get(asked.cache_key(tip)[0])

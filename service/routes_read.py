@@ -125,8 +125,9 @@ async def consult_cached(
     An immutable answer is found without touching the database and served as immutable; any
     other is found under the story's last position (one statement reads it: on PostgreSQL on
     the event loop, ``found.tips``; on SQLite in a worker thread, or ``found.freshness`` while
-    no commit has happened since it last read it) and served with ``no-cache``. Both carry an ``ETag``; a matching ``If-None-Match`` gets 304. The raw
-    request is remembered as asking ``asked``, so ``RepeatedReads`` can answer it next time.
+    no commit has happened since it last read it) and served with ``no-cache``. Both carry an
+    ``ETag``; a matching ``If-None-Match`` gets 304. The raw request is remembered as asking
+    ``asked``, so ``RepeatedReads`` can answer it next time.
     """
     found = services(request)
     await authorize(request, write=False)

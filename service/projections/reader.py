@@ -54,8 +54,8 @@ def position_and_tip_statement(dialect: Dialect) -> str:
 
 
 def known_of(row: Any) -> tuple[int, StoryTip | None]:
-    """The applied position and the story's tip (None: no such story), from a row of
-    ``Reader.position_and_story_tip``."""
+    """The applied position and the story's tip (None: no such story), from the row of
+    ``position_and_tip_statement``."""
     position = int(row["p"] or 0)
     if row["last_position"] is None:
         return position, None

@@ -132,9 +132,12 @@ def test_held_lines_come_first_and_flush_writes_them() -> None:
     stream = CountingStream()
     logger, handler = batched_logger(stream)
 
+    flushed: list[str] = []
+
     async def hold() -> None:
         logger.info("held")
         handler.flush()  # as logging.shutdown does at exit
+        flushed.append(stream.getvalue())
         logger.info("held again")
 
     async def hold_then_log_from_a_thread() -> None:
@@ -142,6 +145,7 @@ def test_held_lines_come_first_and_flush_writes_them() -> None:
         await asyncio.to_thread(logger.info, "in a thread")
 
     asyncio.run(hold())
+    assert flushed == ["held\n"]
     assert stream.getvalue() == "held\nheld again\n"
     asyncio.run(hold_then_log_from_a_thread())
     assert stream.getvalue().endswith("on the loop\nin a thread\n")
