@@ -10,7 +10,7 @@ from tests.builders import claim, event
 
 
 def record(ledger: Ledger, event_id: str, published_at: str) -> int:
-    """Append one story to the story from ``ledger``; its position."""
+    """Append one event to the story from ``ledger``; its position."""
     asserts = claim(f"claim-{event_id}", "asserts")
     result = ledger.append(
         "story", [event("story_published", event_id, "nyt", published_at, asserts)], "tests"
