@@ -57,7 +57,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         try:
             tokens = await run_in_threadpool(TokenStore.of, opened)
             if is_postgres_url(settings.database):
-                tips = await AsyncTips.open(settings.database, settings.read_threads)
+                tips = await AsyncTips.open(settings.database)
             found = Services(settings, opened, tokens, tips)
             try:
                 yield {"services": found}
