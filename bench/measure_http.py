@@ -75,11 +75,19 @@ def answers(url: str) -> bool:
 
 @contextmanager
 def serving(
-    command: Sequence[str], port: int, probe: str, env: dict[str, str], log: Path
+    command: Sequence[str],
+    port: int,
+    probe: str,
+    env: dict[str, str],
+    log: Path,
+    checkout: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait (bounded) until ``probe`` answers, stop it afterwards."""
+    """Start a server process in ``checkout``, wait (bounded) until ``probe`` answers, stop it
+    afterwards."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while not answers(f"http://127.0.0.1:{port}{probe}"):

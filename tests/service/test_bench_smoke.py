@@ -9,10 +9,13 @@ from pathlib import Path
 
 import msgspec
 
+from bench.ab import compare, report
 from bench.config import quick
 from bench.generate import Shape, generate
 from bench.report import RATIO_KEYS, build, markdown, write
 from bench.run import run
+from service.application import Ledger
+from service.importer import import_file
 
 
 def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None:
@@ -74,3 +77,20 @@ def test_a_second_run_of_the_day_does_not_overwrite_the_first(tmp_path: Path) ->
         "2026-12-05-10000-100000-1d39e1a-3.json",
     ]
     assert [json.loads((tmp_path / p).read_text())["run"] for p in paths] == [0, 1, 2]
+
+
+def test_ab_serves_revisions_over_one_database_and_reports_each(tmp_path: Path) -> None:
+    generated = generate(Shape(300, events_per_story=100, claims_per_story=20), tmp_path)
+    database = str(tmp_path / "ab.sqlite3")
+    ledger = Ledger(database)
+    try:
+        import_file(ledger, generated.path, "bench")
+    finally:
+        ledger.close()
+
+    found = compare(database, ["HEAD"], rounds=2, seconds=1)
+
+    rounds = found["HEAD"]
+    assert len(rounds) == 2
+    assert all(r.requests_per_s > 0 and r.cpu_us_per_request > 0 for r in rounds)
+    assert report(found).splitlines()[2].startswith("| HEAD | ")

@@ -1,0 +1,132 @@
+"""A/B of the HTTP read path: ``knewwhen serve`` from several git revisions over one database,
+loaded in turn by the bench's load generator, round after round.
+
+    .venv/bin/python -m bench.ab --database DB HEAD~1 HEAD [--rounds 6 --seconds 4]
+
+Each revision is checked out in a temporary git worktree and served from there (the venv of
+this checkout runs it, so dependencies must agree). Every round loads each server once with
+the same 1,000 knowledge paths, after each path was asked of each server once (so the answer
+caches hold what they can).
+Printed per revision: requests/s and the server's CPU time per request (user + system, from
+/proc), which moves less than requests/s on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from msgspec import Struct
+
+from bench.measure_http import free_port, get_load, serving
+from bench.questions import knowledge_path, sample_questions
+from bench.stats import percentile
+from service.application import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Round(Struct, frozen=True):
+    """One load of one server: its rate and the server's CPU per request."""
+
+    requests_per_s: float
+    cpu_us_per_request: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def worktree(revision: str, folder: Path) -> Iterator[Path]:
+    """``revision`` checked out in a worktree under ``folder``, removed afterwards."""
+    path = folder / revision.replace("/", "_").replace("~", "-")
+    git = ["git", "-C", str(ROOT)]
+    subprocess.run([*git, "worktree", "add", "-q", "--detach", str(path), revision], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
+
+
+def compare(
+    database: str, revisions: Sequence[str], rounds: int, seconds: int
+) -> dict[str, list[Round]]:
+    """Serve each revision over ``database`` and load them in turn for ``rounds`` rounds."""
+    ledger = Ledger(database)
+    try:
+        paths = [knowledge_path(q) for q in sample_questions(ledger, 1, 1000)]
+    finally:
+        ledger.close()
+    env = {**os.environ, "KNEWWHEN_DATABASE": database}
+    found: dict[str, list[Round]] = {revision: [] for revision in revisions}
+    with tempfile.TemporaryDirectory(prefix="knewwhen-ab-") as scratch, ExitStack() as stack:
+        folder = Path(scratch)
+        servers: dict[str, tuple[int, int]] = {}
+        for revision in revisions:
+            checkout = stack.enter_context(worktree(revision, folder))
+            port = free_port()
+            command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(port)]
+            log = folder / f"serve-{port}.log"
+            process = stack.enter_context(serving(command, port, "/healthz", env, log, checkout))
+            servers[revision] = (port, process.pid)
+        for port, _ in servers.values():
+            for path in paths:
+                ask(port, path)
+        for _ in range(rounds):
+            for revision, (port, pid) in servers.items():
+                before = cpu_seconds(pid)
+                load = get_load(port, paths, seconds, 16, folder)
+                used = cpu_seconds(pid) - before
+                per_request = used / max(load["requests"], 1) * 1e6
+                found[revision].append(Round(load["requests_per_s"], per_request))
+    return found
+
+
+def ask(port: int, path: str) -> None:
+    """GET ``path`` once (an error status raises)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
+        response.read()
+
+
+def report(found: dict[str, list[Round]]) -> str:
+    """A Markdown table: per revision, the medians and the range of each figure."""
+    lines = [
+        "| revision | req/s median | req/s min-max | server CPU µs/request median | min-max |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for revision, rounds in found.items():
+        rates = [r.requests_per_s for r in rounds]
+        cpu = [r.cpu_us_per_request for r in rounds]
+        lines.append(
+            f"| {revision} | {percentile(rates, 0.5):,.0f} | {min(rates):,.0f} to {max(rates):,.0f}"
+            f" | {percentile(cpu, 0.5):.0f} | {min(cpu):.0f} to {max(cpu):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, compare, print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.split("\n")[0])
+    parser.add_argument("revisions", nargs="+", help="git revisions to serve (e.g. HEAD~1 HEAD)")
+    parser.add_argument("--database", required=True, help="a SQLite file or a PostgreSQL URL")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=4)
+    args = parser.parse_args(argv)
+    found = compare(args.database, args.revisions, args.rounds, args.seconds)
+    print(report(found))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
