@@ -28,7 +28,7 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 from eventsourcing.utils import Environment, EnvType, get_topic, resolve_topic
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Identifier
 
 from service.audit.log import VerifiableLog
 from service.audit.triggers import append_only_statements
@@ -195,6 +195,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.log = VerifiableLog(POSTGRES)
         self.projector = Projector(POSTGRES, hooks=(self.log,))
         self.stale_format: int | None = None
+        self.insert_columns_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+        )
         self.sql_create_statements.extend(
             Composed([SQL(statement)])
             for statement in [
@@ -215,6 +222,22 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if self.stale_format is None:
             for statement in POSTGRES.projection_statements():
                 curs.execute(SQL(statement), prepare=False)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """As the library does (lock the table, notify, insert returning the positions in
+        order), but the events go as four arrays in binary, not as one array of a composite
+        type, which psycopg dumps as text in Python: ~50 µs an event, against ~2."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        curs.execute(self.insert_columns_statement, columns)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
