@@ -199,9 +199,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[])"
             " RETURNING notification_id"
-        ).format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
-        )
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         self.sql_create_statements.extend(
             Composed([SQL(statement)])
             for statement in [

@@ -69,6 +69,7 @@ class VerifiableLog:
     """Writes the log's rows in append transactions and answers heads, entries and proofs."""
 
     def __init__(self, dialect: Dialect, block_height: int | None = None) -> None:
+        self.dialect = dialect
         q = dialect.sql
         columns = "leaf_index, position, leaf_hash"
         self.last_leaf = q(f"SELECT {columns} FROM kw_log_leaves ORDER BY leaf_index DESC LIMIT 1")
@@ -84,7 +85,6 @@ class VerifiableLog:
         self.event_at = q(
             "SELECT story, recorded_at, recorded_by, body FROM kw_events WHERE position = ?"
         )
-        self.insert_leaf = q("INSERT INTO kw_log_leaves VALUES (?,?,?)")
         self.insert_head = q("INSERT INTO kw_tree_heads VALUES (?,?,?)")
         self.block_height = BLOCK_HEIGHT if block_height is None else block_height
         self._tree = CompactMerkleTree(self.block_height)
@@ -103,8 +103,7 @@ class VerifiableLog:
                     digest = leaf_hash(leaf_of_row(row))
                     leaves.append((self._tree.append(digest), row["position"], digest))
                     position, recorded_at = row["position"], row["recorded_at"]
-                if leaves:
-                    cursor.executemany(self.insert_leaf, leaves)
+                self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
                 if len(rows) < PAGE:
                     break
             if recorded_at is not None:

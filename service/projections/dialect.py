@@ -11,7 +11,11 @@ append recorded at ``recorded_at``. The state at (T, R) is the row with the grea
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 # The layout of the projection tables and their blobs. A database whose projections were
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
@@ -155,6 +159,25 @@ PROJECTION_TABLES = (
 )
 
 
+COLUMN = re.compile(r"^\s*(\w+) (TEXT|\{int\}|\{blob\})", re.MULTILINE)
+
+
+def column_kinds(schema: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each table's column types as its CREATE statement in ``schema`` writes them (``TEXT``,
+    ``{int}``, ``{blob}``), in order."""
+    return {
+        statement.split("EXISTS", 1)[1].split("(", 1)[0].strip(): tuple(
+            kind for _, kind in COLUMN.findall(statement)
+        )
+        for statement in schema
+        if statement.startswith("CREATE TABLE")
+    }
+
+
+COLUMN_KINDS = column_kinds((*PROJECTION_SCHEMA, *SHARED_SCHEMA))
+"""The columns of every table rows are inserted into, read off the CREATE statements."""
+
+
 @dataclass(frozen=True)
 class Dialect:
     """What differs between the two databases: column types and the parameter marker."""
@@ -189,6 +212,33 @@ class Dialect:
     def sql(self, statement: str) -> str:
         """Rewrite ``?`` markers for this database."""
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def insert_rows(
+        self, cursor: Any, table: str, rows: Sequence[Sequence[Any]], suffix: str = ""
+    ) -> None:
+        """Insert ``rows`` (whole rows of ``table``, none absent) with ``suffix`` (an ``ON
+        CONFLICT`` clause) after the values. SQLite: ``executemany``, each row a step of one
+        prepared statement. PostgreSQL: one statement, the rows sent as one binary array per
+        column and ``unnest``-ed back into rows, where ``executemany`` would bind and execute
+        each row in turn (psycopg dumping its parameters in Python each time)."""
+        if not rows:
+            return
+        statement = insert_statement(self, table, suffix)
+        if self.placeholder == "?":
+            cursor.executemany(statement, rows)
+        else:
+            cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+
+
+@cache
+def insert_statement(dialect: Dialect, table: str, suffix: str) -> str:
+    """``Dialect.insert_rows``'s statement for ``table``."""
+    kinds = COLUMN_KINDS[table]
+    if dialect.placeholder == "?":
+        return f"INSERT INTO {table} VALUES ({','.join('?' * len(kinds))}){suffix}"
+    types = {"TEXT": "text", "{int}": dialect.int_type, "{blob}": dialect.blob_type}
+    arrays = ", ".join(f"%b::{types[kind]}[]" for kind in kinds)
+    return f"INSERT INTO {table} SELECT * FROM unnest({arrays}){suffix}"
 
 
 SQLITE = Dialect("sqlite", "INTEGER", "BLOB", " WITHOUT ROWID", "?")

@@ -131,20 +131,6 @@ class Rebuild:
             f"SELECT {store.position} AS position, topic, state FROM {store.table}"
             " WHERE originator_id = ? ORDER BY originator_version"
         )
-        self.insert = {
-            table: q(f"INSERT INTO {table} VALUES ({','.join('?' * width)})")
-            for table, width in (
-                ("kw_events", 11),
-                ("kw_stories", 7),
-                ("kw_claims", 3),
-                ("kw_claim_acts", 7),
-                ("kw_claim_states", 6),
-                ("kw_documents", 3),
-                ("kw_document_acts", 7),
-                ("kw_document_states", 6),
-                ("kw_document_urls", 4),
-            )
-        }
 
     def run(self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]], advance: Advance) -> None:
         """Drop and create the tables, write every row, index them, stamp the format;
@@ -172,12 +158,11 @@ class Rebuild:
                 page.append(row)
                 stories.add(story)
             if len(page) >= PAGE:
-                cursor.executemany(self.insert["kw_events"], page)
+                self.dialect.insert_rows(cursor, "kw_events", page)
                 advance(len(page))
                 page = []
-        if page:
-            cursor.executemany(self.insert["kw_events"], page)
-            advance(len(page))
+        self.dialect.insert_rows(cursor, "kw_events", page)
+        advance(len(page))
         return stories
 
     def write_story(self, cursor: Any, story: str) -> int:
@@ -200,17 +185,20 @@ class Rebuild:
             states["kw_document_states"].extend(documents)
         if not fold.events:
             return 0
-        cursor.execute(
-            self.insert["kw_stories"],
-            (
-                story,
-                fold.events,
-                len(fold.claims_first),
-                len(fold.documents_first),
-                fold.first_published_at,
-                fold.last_published_at,
-                fold.last_position,
-            ),
+        self.dialect.insert_rows(
+            cursor,
+            "kw_stories",
+            [
+                (
+                    story,
+                    fold.events,
+                    len(fold.claims_first),
+                    len(fold.documents_first),
+                    fold.first_published_at,
+                    fold.last_published_at,
+                    fold.last_position,
+                )
+            ],
         )
         things: dict[str, list[Any]] = {
             "kw_claims": [(story, k, first) for k, first in sorted(fold.claims_first.items())],
@@ -220,9 +208,8 @@ class Rebuild:
             "kw_document_urls": sorted(fold.urls),
         }
         for table, table_rows in (*things.items(), *acts.items()):
-            if table_rows:
-                cursor.executemany(self.insert[table], sorted(table_rows))
+            self.dialect.insert_rows(cursor, table, sorted(table_rows))
         for table, state_rows_of in states.items():
-            if state_rows_of:
-                cursor.executemany(self.insert[table], sorted(state_rows_of, key=state_key))
+            ordered: list[StateRow] = sorted(state_rows_of, key=state_key)
+            self.dialect.insert_rows(cursor, table, ordered)
         return fold.events

@@ -132,10 +132,6 @@ class Projector:
             "SELECT e.recorded_at FROM kw_stories s JOIN kw_events e"
             " ON e.position = s.last_position WHERE s.story = ?"
         )
-        self.insert_event = q("INSERT INTO kw_events VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-        self.insert_document_url = q(
-            "INSERT INTO kw_document_urls VALUES (?,?,?,?) ON CONFLICT DO NOTHING"
-        )
         least, greatest = ("min", "max") if dialect.name == "sqlite" else ("LEAST", "GREATEST")
         self.upsert_story = q(
             "INSERT INTO kw_stories VALUES (?,?,?,?,?,?,?) ON CONFLICT (story) DO UPDATE SET"
@@ -165,9 +161,9 @@ class Projector:
             raise RecordedOutOfOrder(
                 f"recorded_at {rows.recorded_at} is not after {last['recorded_at']}"
             )
-        cursor.executemany(self.insert_event, rows.events)
-        if rows.urls:
-            cursor.executemany(self.insert_document_url, rows.urls)
+        insert = self.dialect.insert_rows
+        insert(cursor, "kw_events", rows.events)
+        insert(cursor, "kw_document_urls", rows.urls, " ON CONFLICT DO NOTHING")
         new_claims = self.refold(
             cursor, CLAIMS, rows, rows.claim_acts, rows.new_claim_acts, rows.claims_from
         )
@@ -202,7 +198,7 @@ class Projector:
             return 0
         story, recorded_at = rows.story, rows.recorded_at
         q = self.dialect.sql
-        cursor.executemany(q(f"INSERT INTO {subject.acts} VALUES (?,?,?,?,?,?,?)"), act_rows)
+        self.dialect.insert_rows(cursor, subject.acts, act_rows)
         keys = list(starts)
         first_public = {
             row["k"]: row["first_published_at"]
@@ -244,10 +240,9 @@ class Projector:
         for key, key_acts in acts.items():
             states = subject.fold(key, key_acts, resumed.get(key))
             written.extend(state_rows(story, key, key_acts, states, starts[key], recorded_at))
-        cursor.executemany(q(f"INSERT INTO {subject.states} VALUES (?,?,?,?,?,?)"), written)
+        self.dialect.insert_rows(cursor, subject.states, written)
         new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
-        if new:
-            cursor.executemany(q(f"INSERT INTO {subject.things} VALUES (?,?,?)"), new)
+        self.dialect.insert_rows(cursor, subject.things, new)
         earlier = [
             (micros(starts[key][0]), story, key)
             for key, published in first_public.items()
