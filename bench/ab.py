@@ -59,7 +59,7 @@ def worktree(revision: str, folder: Path) -> Iterator[Path]:
 
 
 def compare(
-    database: str, revisions: Sequence[str], rounds: int, seconds: int
+    database: str, revisions: Sequence[str], rounds: int, seconds: int, connections: int = 16
 ) -> dict[str, list[Round]]:
     """Serve each revision over ``database`` and load them in turn for ``rounds`` rounds."""
     ledger = Ledger(database)
@@ -86,7 +86,7 @@ def compare(
         for _ in range(rounds):
             for revision, (port, pid) in servers.items():
                 before = cpu_seconds(pid)
-                load = get_load(port, paths, seconds, 16, folder)
+                load = get_load(port, paths, seconds, connections, folder)
                 used = cpu_seconds(pid) - before
                 per_request = used / max(load["requests"], 1) * 1e6
                 found[revision].append(Round(load["requests_per_s"], per_request))
@@ -122,8 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", required=True, help="a SQLite file or a PostgreSQL URL")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     args = parser.parse_args(argv)
-    found = compare(args.database, args.revisions, args.rounds, args.seconds)
+    found = compare(args.database, args.revisions, args.rounds, args.seconds, args.connections)
     print(report(found))
     return 0
 
