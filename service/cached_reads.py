@@ -35,13 +35,16 @@ def remembered(
     return None if known is None else cached_at(found, asked, known, wanted)
 
 
-async def at_tip(
+async def cached_now(
     found: Services, asked: Asked, wanted: int | None
 ) -> tuple[CachedAnswer, int] | None:
-    """PostgreSQL: the cached answer to ``asked`` at the story's tip, read now on the event
-    loop (``found.tips``), and its position; None when the routes must answer."""
-    assert found.tips is not None, "only PostgreSQL services read tips on the loop"
-    return cached_at(found, asked, await found.tips.read(asked.story), wanted)
+    """The cached answer to ``asked`` and its position without leaving the event loop:
+    ``remembered``, else, on PostgreSQL, at the story's tip read now on the loop
+    (``found.tips``); None when the routes must answer."""
+    answered = remembered(found, asked, wanted)
+    if answered is None and found.tips is not None:
+        answered = cached_at(found, asked, await found.tips.read(asked.story), wanted)
+    return answered
 
 
 def cached_at(
@@ -83,9 +86,7 @@ class RepeatedReads:
             if found is not None and not found.settings.read_token_required:
                 asked = self.repeated(found, scope)
                 if asked is not None:
-                    answered = remembered(found, asked, None)
-                    if answered is None and found.tips is not None:
-                        answered = await at_tip(found, asked, None)
+                    answered = await cached_now(found, asked, None)
                     if answered is not None:
                         await self.send(found, *answered, send)
                         return

@@ -24,7 +24,7 @@ from domain.errors import StoryNotFound
 from service.access import Services, authorize, services
 from service.answer_cache import Asked, CachedAnswer, entity_tag, raw_request
 from service.application import Ledger
-from service.cached_reads import POSITION_HEADER, answer_headers, at_tip, remembered
+from service.cached_reads import POSITION_HEADER, answer_headers, cached_now
 from service.freshness import Known
 from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
@@ -132,9 +132,7 @@ async def consult_cached(
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    ready = remembered(found, asked, wanted)
-    if ready is None and found.tips is not None:
-        ready = await at_tip(found, asked, wanted)
+    ready = await cached_now(found, asked, wanted)
     if ready is not None:
         return answer_response(request, found, asked, *ready)
     version = found.freshness.version()

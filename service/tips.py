@@ -23,15 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from service.freshness import Known
-from service.projections.reader import known_of
-
-TIPS_STATEMENT = (
-    "SELECT (SELECT MAX(position) FROM kw_events) AS p, q.story, s.last_position, e.recorded_at"
-    " FROM unnest(%s::text[]) AS q(story) LEFT JOIN kw_stories s ON s.story = q.story"
-    " LEFT JOIN kw_events e ON e.position = s.last_position"
-)
-"""The applied position and each named story's tip (``reader.position_and_tip_statement``,
-for many stories at once); parameter: the stories, as an array."""
+from service.projections.reader import POSTGRES_TIPS_STATEMENT, known_of
 
 GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 """Left to choose, PostgreSQL planned the prepared statement afresh for every array of stories
@@ -115,7 +107,7 @@ class AsyncTips:
     async def _answer(connection: AsyncConnection[dict[str, object]], sent: Waiting) -> None:
         """One statement for the stories of ``sent``; each read gets its story's row."""
         stories = sorted({story for story, _ in sent})
-        cursor = await connection.execute(TIPS_STATEMENT, (stories,))
+        cursor = await connection.execute(POSTGRES_TIPS_STATEMENT, (stories,))
         found = {row["story"]: known_of(row) for row in await cursor.fetchall()}
         for story, future in sent:
             if not future.done():  # a cancelled request's future is done

@@ -224,7 +224,7 @@ class Dialect:
         if not rows:
             return
         statement = insert_statement(self, table, suffix)
-        if self.placeholder == "?":
+        if self.name == "sqlite":
             cursor.executemany(statement, rows)
         else:
             cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
@@ -234,7 +234,7 @@ class Dialect:
 def insert_statement(dialect: Dialect, table: str, suffix: str) -> str:
     """``Dialect.insert_rows``'s statement for ``table``."""
     kinds = COLUMN_KINDS[table]
-    if dialect.placeholder == "?":
+    if dialect.name == "sqlite":
         return f"INSERT INTO {table} VALUES ({','.join('?' * len(kinds))}){suffix}"
     types = {"TEXT": "text", "{int}": dialect.int_type, "{blob}": dialect.blob_type}
     arrays = ", ".join(f"%b::{types[kind]}[]" for kind in kinds)

@@ -43,14 +43,25 @@ class StoryTip(Struct, frozen=True):
     recorded_at: datetime
 
 
+TIP_COLUMNS = "(SELECT MAX(position) FROM kw_events) AS p, s.last_position, e.recorded_at"
+TIP_ROW = " LEFT JOIN kw_events e ON e.position = s.last_position"
+
+
 def position_and_tip_statement(dialect: Dialect) -> str:
     """One statement: the applied position (``p``) and a story's tip (``last_position``,
     ``recorded_at``; NULL for no such story); parameter: the story."""
     return dialect.sql(
-        "SELECT (SELECT MAX(position) FROM kw_events) AS p, s.last_position, e.recorded_at"
-        " FROM (SELECT 1 AS one) o LEFT JOIN kw_stories s ON s.story = ?"
-        " LEFT JOIN kw_events e ON e.position = s.last_position"
+        f"SELECT {TIP_COLUMNS} FROM (SELECT 1 AS one) o"
+        f" LEFT JOIN kw_stories s ON s.story = ?{TIP_ROW}"
     )
+
+
+POSTGRES_TIPS_STATEMENT = (
+    f"SELECT {TIP_COLUMNS}, q.story FROM unnest(%s::text[]) AS q(story)"
+    f" LEFT JOIN kw_stories s ON s.story = q.story{TIP_ROW}"
+)
+"""``position_and_tip_statement`` for many stories at once, one row each (``story`` names it),
+on PostgreSQL; parameter: the stories, as an array."""
 
 
 def known_of(row: Any) -> tuple[int, StoryTip | None]:
