@@ -1,8 +1,8 @@
 """The limit: the same event bytes stored and read back with nothing but the database driver.
 
 Insert: ``executemany`` into a plain table, one transaction per import batch (SQLite in WAL
-mode, as the ledger's store runs). Read: one ``SELECT`` in order, each body decoded with a
-typed msgspec decoder of the reporting events (built once).
+mode and with the ledger's page size, as the ledger's store runs). Read: one ``SELECT`` in
+order, each body decoded with a typed msgspec decoder of the reporting events (built once).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from msgspec import Struct
 
 from domain.events import AnyReportingEvent
 from service.importer import BatchLimit, batch_limit, in_batches
-from service.persistence import is_postgres_url
+from service.persistence import SQLITE_PAGE_SIZE, is_postgres_url
 
 decode_event = msgspec.json.Decoder(AnyReportingEvent).decode
 PAGE = 1000
@@ -44,6 +44,7 @@ def insert(job: RawJob) -> dict[str, Any]:
     if is_postgres_url(job.database):
         return _insert_postgres(job)
     conn = sqlite3.connect(job.database, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE raw_events (position INTEGER PRIMARY KEY, body BLOB NOT NULL)")
     rows = 0
