@@ -216,20 +216,6 @@ class Ledger(Application[str]):
         self.after_bulk_write()
         return total
 
-    @contextlib.contextmanager
-    def bulk_writing(self) -> Iterator[None]:
-        """Around many appends in a row (an import): on SQLite, the WAL is copied into the
-        database every ~1 GiB rather than at every commit; when they all succeed,
-        ``after_bulk_write``."""
-        deferred = (
-            self.recorder.checkpoints_deferred()  # type: ignore[attr-defined]
-            if self.dialect is SQLITE
-            else contextlib.nullcontext()
-        )
-        with deferred:
-            yield
-        self.after_bulk_write()
-
     def after_bulk_write(self) -> None:
         """On PostgreSQL, ``VACUUM (ANALYZE)`` the tables an import or a replay wrote: the
         planner gets statistics, and index-only scans a visibility map, without waiting for

@@ -154,17 +154,14 @@ def import_file(
     if report.read == report.already_present:
         return report
     limit = batch_limit(ledger.database)
-    with (
-        ledger.bulk_writing(),
-        path.open("rb") as stream,
-        _bar(path, progress, "import") as bar,
-    ):
+    with path.open("rb") as stream, _bar(path, progress, "import") as bar:
         for batch in in_batches(read_lines(stream), lambda line: line.size, limit):
             pending: dict[str, list[ReportingEvent]] = {}
             for line in batch:
                 pending.setdefault(line.story, []).append(line.event)
             report.stored += _append(ledger, pending, recorded_by)
             bar.update(len(batch))
+    ledger.after_bulk_write()
     return report
 
 
