@@ -40,7 +40,7 @@ SQLITE_POOL_SIZE = 10
 CREATE_TABLES_LOCK = 0x6B6E_6577  # "knew": the advisory lock key of table creation
 SQLITE_STATEMENT_CACHE = 256
 # A new SQLite file's page size. Against SQLite's 4 KiB, imports of 300,000 and 1M events ran
-# 10-14 % faster and a 1M replay 28 %, with knowledge at T and a claim's status as fast
+# 8-14 % faster and a 1M replay 28 %, with knowledge at T and a claim's status as fast
 # (docs/decisions/015).
 SQLITE_PAGE_SIZE = 16 << 10
 

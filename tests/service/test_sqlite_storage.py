@@ -4,6 +4,7 @@ keep theirs and work as before."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from msgspec.json import decode
@@ -14,7 +15,7 @@ from tests.builders import at, claim, event
 
 
 def page_size(path: Path) -> int:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         return int(connection.execute("PRAGMA page_size").fetchone()[0])
 
 
@@ -27,7 +28,7 @@ def test_a_new_database_file_takes_16_kib_pages(tmp_path: Path) -> None:
 
 def test_a_file_made_with_4_kib_pages_keeps_them_and_serves(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA page_size=4096")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("CREATE TABLE older (a)")
