@@ -9,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 
+from bench import pages
 from bench.ab import compare, report
 from bench.config import quick
 from bench.generate import Shape, generate
@@ -94,3 +95,14 @@ def test_ab_serves_revisions_over_one_database_and_reports_each(tmp_path: Path) 
     assert len(rounds) == 2
     assert all(r.requests_per_s > 0 and r.cpu_us_per_request > 0 for r in rounds)
     assert report(found).splitlines()[2].startswith("| HEAD | ")
+
+
+def test_the_page_size_comparison_imports_and_replays_into_each_size(tmp_path: Path) -> None:
+    found = pages.compare(600, [4096, 16384], rounds=1, folder=tmp_path)
+
+    assert [one.page_size for one in found] == [4096, 16384]
+    for one in found:
+        assert one.import_events_per_s > 0 and one.replay_events_per_s > 0
+        assert one.import_written_mb > 0 and one.file_mb > 0
+    assert pages.report(found).count("\n") == 3
+    assert not list(tmp_path.glob("pages-*"))  # each database removed after its round
