@@ -72,6 +72,8 @@ ABSOLUTES = (
     ("serve_rss_mb", "serve RSS after GETs MiB"),
     ("serve_peak_rss_mb", "serve peak RSS MiB (after POSTs)"),
     ("replay_peak_rss_mb", "replay peak RSS MiB"),
+    ("replay_fold_workers", "replay fold worker processes"),
+    ("replay_worker_peak_rss_mb", "replay fold worker peak RSS MiB"),
     ("database_mb", "database MiB"),
 )
 

@@ -116,6 +116,9 @@ class Scale:
             found = self.task("replay", ReplayJob(main))
             self.add("replay_events_per_s", found["events_per_s"], "events/s")
             self.add_rss("replay_peak_rss_mb", found)
+            self.add("replay_fold_workers", found["fold_workers"], "processes")
+            if "worker_peak_rss_mb" in found:
+                self.add("replay_worker_peak_rss_mb", found["worker_peak_rss_mb"], "MiB")
         for repeat in range(config.repeats):
             job = QueryJob(
                 main,

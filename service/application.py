@@ -17,9 +17,10 @@ from domain.events import ReportingEvent
 from domain.story import Story
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
+from service.projections.fold_workers import fold_workers, fold_workers_for
 from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
-from service.projections.rebuild import EventStore, Rebuild
+from service.projections.rebuild import EventStore, Rebuild, story_statement
 from service.projections.writer import RecordedOutOfOrder
 from service.schemas import Receipt
 
@@ -194,10 +195,12 @@ class Ledger(Application[str]):
                 yield notification.id, notification
             start = page[-1].id + 1
 
-    def replay(self, progress: bool = False) -> int:
+    def replay(self, progress: bool = False, workers: int | None = None) -> int:
         """Rebuild every projection table from the event store; returns the events replayed.
 
-        One transaction: readers see the old tables until it commits (decision 007).
+        One transaction: readers see the old tables until it commits (decision 007). Stories
+        are folded by ``workers`` processes beside this one (decision 016; None: as many as
+        ``fold_workers_for`` finds worth it, 0: here).
         """
         total = self.recorder.max_notification_id() or 0
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
@@ -206,12 +209,19 @@ class Ledger(Application[str]):
             self.recorder.events_table_name,  # type: ignore[attr-defined]
             "notification_id" if postgres else "rowid",
         )
-        with (
-            self._write_lock,
-            datastore.transaction(commit=True) as cursor,
-            tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay") as bar,
-        ):
-            Rebuild(self.dialect, store).run(cursor, self.stored_events(), bar.update)
+        if workers is None:
+            workers = fold_workers_for(self.database, total)
+        with contextlib.ExitStack() as stack:
+            folds = None
+            if workers:
+                statement = story_statement(self.dialect, store)
+                folds = stack.enter_context(fold_workers(self.database, statement, workers))
+            stack.enter_context(self._write_lock)
+            cursor = stack.enter_context(datastore.transaction(commit=True))
+            bar = stack.enter_context(
+                tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay")
+            )
+            Rebuild(self.dialect, store, folds).run(cursor, self.stored_events(), bar.update)
         self.recorder.stale_format = None  # type: ignore[attr-defined]
         self.after_bulk_write()
         return total

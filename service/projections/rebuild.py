@@ -5,15 +5,16 @@ history, so it folds each story in memory, save by save, with the same ``save_ro
 same folds, and writes the same rows (the property tests compare the tables). It writes in
 key order, so every table grows at its end, and builds the secondary indexes after the rows:
 1. ``kw_events`` (keyed by position) in position order, a page of the store at a time;
-2. the other tables (keyed by story first) story by story, in story order.
-Memory stays that of the largest story; the stored events, the log and the tokens are read,
-never written.
+2. the other tables (keyed by story first) story by story, in story order, each story folded
+   here or, for a large store, by worker processes meanwhile (``fold_workers``, decision 016).
+Memory stays that of the largest story (a few, with workers); the stored events, the log and
+the tokens are read, never written.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -121,95 +122,119 @@ def merged(acts_by_key: dict[str, list[A]], key: str, new: list[A]) -> list[A]:
     return acts
 
 
-class Rebuild:
-    """Writes every projection table afresh through one cursor of an open write transaction."""
+def story_statement(dialect: Dialect, store: EventStore) -> str:
+    """The SQL reading one story's stored events (position, topic, state) in story order."""
+    return dialect.sql(
+        f"SELECT {store.position} AS position, topic, state FROM {store.table}"
+        " WHERE originator_id = ? ORDER BY originator_version"
+    )
 
-    def __init__(self, dialect: Dialect, store: EventStore) -> None:
+
+def stored_of(story: str, rows: Iterable[Any]) -> list[tuple[int, StoredEvent]]:
+    """The rows ``story_statement`` read, as (position, stored event) pairs."""
+    return [
+        (row["position"], StoredEvent(story, 0, row["topic"], bytes(row["state"]))) for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class StoryRows:
+    """One story's rows of every table but ``kw_events``, each list in its table's key order."""
+
+    story: str
+    events: int
+    tables: list[tuple[str, list[Any]]]
+
+
+def fold_story(story: str, stored: list[tuple[int, StoredEvent]]) -> StoryRows:
+    """Fold one story's saves in memory, as live appends did, into the rows they wrote."""
+    fold = StoryFold(story)
+    acts: dict[str, list[Any]] = {"kw_claim_acts": [], "kw_document_acts": []}
+    states: dict[str, list[StateRow]] = {"kw_claim_states": [], "kw_document_states": []}
+    for batch in batches(stored):
+        rows = save_rows(batch)
+        acts["kw_claim_acts"].extend(rows.claim_acts)
+        acts["kw_document_acts"].extend(rows.document_acts)
+        claims, documents = fold.apply(rows)
+        states["kw_claim_states"].extend(claims)
+        states["kw_document_states"].extend(documents)
+    if not fold.events:
+        return StoryRows(story, 0, [])
+    story_row = (
+        story,
+        fold.events,
+        len(fold.claims_first),
+        len(fold.documents_first),
+        fold.first_published_at,
+        fold.last_published_at,
+        fold.last_position,
+    )
+    things: dict[str, list[Any]] = {
+        "kw_stories": [story_row],
+        "kw_claims": [(story, k, first) for k, first in sorted(fold.claims_first.items())],
+        "kw_documents": [(story, k, first) for k, first in sorted(fold.documents_first.items())],
+        "kw_document_urls": sorted(fold.urls),
+    }
+    tables = [(table, sorted(rows)) for table, rows in (*things.items(), *acts.items())]
+    tables += [(table, sorted(rows, key=state_key)) for table, rows in states.items()]
+    return StoryRows(story, fold.events, tables)
+
+
+StoryFolds = Callable[[Iterable[str]], Iterator[StoryRows]]
+
+
+class Rebuild:
+    """Writes every projection table afresh through one cursor of an open write transaction.
+
+    ``folds`` folds stories elsewhere (``service.projections.fold_workers``), in the order
+    given; without it each story is read through the cursor and folded here.
+    """
+
+    def __init__(
+        self, dialect: Dialect, store: EventStore, folds: StoryFolds | None = None
+    ) -> None:
         self.dialect = dialect
-        q = dialect.sql
-        self.story_events = q(
-            f"SELECT {store.position} AS position, topic, state FROM {store.table}"
-            " WHERE originator_id = ? ORDER BY originator_version"
-        )
+        self.story_events = story_statement(dialect, store)
+        self.story_ids = f"SELECT DISTINCT originator_id FROM {store.table}"
+        self.folds = folds
 
     def run(self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]], advance: Advance) -> None:
         """Drop and create the tables, write every row, index them, stamp the format;
-        ``advance`` is told of each event written, twice (once per pass)."""
+        ``advance`` is told of each event written, twice (once per pass). Folds elsewhere
+        start first, so they run while the old tables are dropped and ``kw_events`` written."""
+        cursor.execute(self.story_ids)
+        stories = sorted(row["originator_id"] for row in cursor.fetchall())
+        folded = self.folds(stories) if self.folds else self.fold_here(cursor, stories)
         for table in PROJECTION_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
         for statement in self.dialect.projection_tables():
             cursor.execute(statement)
-        stories = self.write_events(cursor, stored, advance)
-        for story in sorted(stories):
-            advance(self.write_story(cursor, story))
+        self.write_events(cursor, stored, advance)
+        for rows in folded:
+            for table, table_rows in rows.tables:
+                self.dialect.insert_rows(cursor, table, table_rows)
+            advance(rows.events)
         for statement in (*PROJECTION_INDEXES, STAMP_FORMAT):
             cursor.execute(statement)
 
     def write_events(
         self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]], advance: Advance
-    ) -> set[str]:
-        """``kw_events`` in position order; the stories met."""
-        stories: set[str] = set()
+    ) -> None:
+        """``kw_events`` in position order."""
         page: list[EventRow] = []
         for position, event in stored:
             if event.topic == RECORDED_TOPIC:
-                story, row = stored_event_row(position, event.state)
-                page.append(row)
-                stories.add(story)
+                page.append(stored_event_row(position, event.state)[1])
             if len(page) >= PAGE:
                 self.dialect.insert_rows(cursor, "kw_events", page)
                 advance(len(page))
                 page = []
         self.dialect.insert_rows(cursor, "kw_events", page)
         advance(len(page))
-        return stories
 
-    def write_story(self, cursor: Any, story: str) -> int:
-        """Fold one story's saves in memory and write its rows but ``kw_events``; how many
-        events it held."""
-        cursor.execute(self.story_events, (story,))
-        stored = [
-            (row["position"], StoredEvent(story, 0, row["topic"], bytes(row["state"])))
-            for row in cursor.fetchall()
-        ]
-        fold = StoryFold(story)
-        acts: dict[str, list[Any]] = {"kw_claim_acts": [], "kw_document_acts": []}
-        states: dict[str, list[StateRow]] = {"kw_claim_states": [], "kw_document_states": []}
-        for batch in batches(stored):
-            rows = save_rows(batch)
-            acts["kw_claim_acts"].extend(rows.claim_acts)
-            acts["kw_document_acts"].extend(rows.document_acts)
-            claims, documents = fold.apply(rows)
-            states["kw_claim_states"].extend(claims)
-            states["kw_document_states"].extend(documents)
-        if not fold.events:
-            return 0
-        self.dialect.insert_rows(
-            cursor,
-            "kw_stories",
-            [
-                (
-                    story,
-                    fold.events,
-                    len(fold.claims_first),
-                    len(fold.documents_first),
-                    fold.first_published_at,
-                    fold.last_published_at,
-                    fold.last_position,
-                )
-            ],
-        )
-        things: dict[str, list[Any]] = {
-            "kw_claims": [(story, k, first) for k, first in sorted(fold.claims_first.items())],
-            "kw_documents": [
-                (story, k, first) for k, first in sorted(fold.documents_first.items())
-            ],
-            "kw_document_urls": sorted(fold.urls),
-        }
-        for table, table_rows in (*things.items(), *acts.items()):
-            self.dialect.insert_rows(cursor, table, sorted(table_rows))
-        for table, state_rows_of in states.items():
-            ordered: list[StateRow] = sorted(state_rows_of, key=state_key)
-            self.dialect.insert_rows(cursor, table, ordered)
-        return fold.events
+    def fold_here(self, cursor: Any, stories: Iterable[str]) -> Iterator[StoryRows]:
+        """Each story read through ``cursor`` and folded in this process."""
+        for story in stories:
+            cursor.execute(self.story_events, (story,))
+            yield fold_story(story, stored_of(story, cursor.fetchall()))

@@ -1,0 +1,187 @@
+"""Replay's story folds in worker processes (decision 016).
+
+A replay spends about half its time folding stories in Python and half in the database writing
+the rows. Worker processes (``python -m service.projections.fold_workers DATABASE STATEMENT``)
+read each story's stored events over connections of their own and fold them, a few stories
+ahead, while the replaying process writes the rows of the stories before, in the order a replay
+folding in process writes them. The workers only read the stored events, which a replay never
+writes, so they read what the replaying transaction sees.
+
+Each worker reads story ids, one per line, on its standard input and answers each with one
+frame on its standard output: 4 bytes of length (big-endian), then the story's ``StoryRows``
+as MessagePack. A worker blocks once its output pipe is full, so at most a few stories' rows
+wait in memory whatever the writer's speed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from itertools import cycle, islice
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import psycopg
+from psycopg.rows import dict_row
+
+from service.persistence import is_postgres_url
+from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
+
+# Below this many stored events a replay folds in process: starting a worker (a new
+# interpreter importing the service, ~0.3 s) costs about what folding 5,000 events does.
+PARALLEL_FROM = 50_000
+# Stories sent to each worker before its first answer is awaited.
+AHEAD_PER_WORKER = 4
+ROOT = Path(__file__).resolve().parents[2]
+
+encode_rows = msgspec.msgpack.Encoder().encode
+decode_rows = msgspec.msgpack.Decoder(StoryRows).decode
+
+
+def fold_workers_for(database: str, events: int, cpus: int | None = None) -> int:
+    """How many worker processes a replay of ``events`` in ``database`` folds with: as many as
+    the CPUs (at most four; the writer mostly waits on the database), or none for a small
+    store, one CPU, or a database other processes cannot open (SQLite in memory)."""
+    cpus = os.cpu_count() if cpus is None else cpus
+    if events < PARALLEL_FROM or not cpus or cpus < 2:
+        return 0
+    if not is_postgres_url(database) and not Path(database).is_file():
+        return 0
+    return min(cpus, 4)
+
+
+def search_path() -> str:
+    """``PYTHONPATH`` for a worker: this checkout first, so it imports the same service."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
+class StoredStories:
+    """Reads a story's stored events over this process's own read-only connection."""
+
+    def __init__(self, database: str, statement: str) -> None:
+        self.statement = statement
+        self.connection: Any
+        if is_postgres_url(database):
+            self.connection = psycopg.connect(database, autocommit=True, row_factory=dict_row)
+        else:
+            uri = Path(database).resolve().as_uri() + "?mode=ro"
+            self.connection = sqlite3.connect(uri, uri=True)
+            self.connection.row_factory = sqlite3.Row
+
+    def folded(self, story: str) -> StoryRows:
+        """``story``'s rows, folded from its stored events."""
+        rows = self.connection.execute(self.statement, (story,)).fetchall()
+        return fold_story(story, stored_of(story, rows))
+
+
+class Worker:
+    """One worker process, and the stories sent to it not yet answered."""
+
+    def __init__(self, database: str, statement: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.projections.fold_workers", database, statement],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": search_path()},
+        )
+        self.sent: deque[str] = deque()
+
+    def send(self, story: str) -> None:
+        """Ask for ``story``'s rows."""
+        stdin = self._pipe(self.process.stdin)
+        stdin.write(story.encode() + b"\n")
+        stdin.flush()
+        self.sent.append(story)
+
+    def answer(self) -> StoryRows:
+        """The rows of the oldest story sent."""
+        story = self.sent.popleft()
+        stdout = self._pipe(self.process.stdout)
+        size = int.from_bytes(self._exactly(stdout, 4), "big")
+        rows = decode_rows(self._exactly(stdout, size))
+        if rows.story != story:
+            raise RuntimeError(f"fold worker answered story {rows.story!r} for {story!r}")
+        return rows
+
+    def stop(self) -> None:
+        """End the process: its pipes closed (a worker blocked on either then ends), killed
+        if it lingers."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe:
+                pipe.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _exactly(self, stream: IO[bytes], size: int) -> bytes:
+        data = stream.read(size)
+        if len(data) != size:
+            code = self.process.wait()
+            raise RuntimeError(f"a fold worker ended (exit status {code}) before answering")
+        return data
+
+    @staticmethod
+    def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+        if stream is None:
+            raise RuntimeError("a fold worker has no pipe")
+        return stream
+
+
+def in_order(workers: Sequence[Worker], stories: Iterable[str]) -> Iterator[StoryRows]:
+    """``stories``' rows in the order given: story i goes to worker i mod n, answers are taken
+    in the same turn, and each worker is kept ``AHEAD_PER_WORKER`` stories ahead."""
+    pending = iter(stories)
+    turns = cycle(workers)
+    for worker, story in zip(turns, islice(pending, AHEAD_PER_WORKER * len(workers)), strict=False):
+        worker.send(story)
+    for worker in cycle(workers):
+        if not worker.sent:
+            return
+        rows = worker.answer()
+        for story in islice(pending, 1):
+            worker.send(story)
+        yield rows
+
+
+@contextmanager
+def fold_workers(database: str, statement: str, workers: int) -> Iterator[StoryFolds]:
+    """``workers`` processes folding stories of ``database`` (read with ``statement``, as
+    ``story_statement`` makes it); yields a function from stories to their rows, in order.
+    The processes are stopped on leaving, whatever happened."""
+    if not is_postgres_url(database):
+        database = str(Path(database).resolve())
+    with ExitStack() as stack:
+        started = []
+        for _ in range(workers):
+            worker = Worker(database, statement)
+            stack.callback(worker.stop)
+            started.append(worker)
+        yield lambda stories: in_order(started, stories)
+
+
+def serve(database: str, statement: str) -> None:
+    """A worker's loop: a story id per input line, a frame of its rows out."""
+    stories = StoredStories(database, statement)
+    out = sys.stdout.buffer
+    try:
+        for line in sys.stdin.buffer:
+            frame = encode_rows(stories.folded(line.rstrip(b"\n").decode()))
+            out.write(len(frame).to_bytes(4, "big") + frame)
+            out.flush()
+    except BrokenPipeError:
+        # The replay stopped reading (it failed or was interrupted): end quietly, with the
+        # output pointed at /dev/null so the interpreter's last flush has nowhere to fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2])

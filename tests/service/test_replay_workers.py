@@ -1,0 +1,81 @@
+"""Replay with its story folds in worker processes (decision 016), on both databases: the
+tables come out as live appends and an in-process replay wrote them, and a worker that fails
+fails the replay, leaving the tables it would have replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.generate import Shape, generate
+from service.application import Ledger
+from service.importer import import_file
+from service.projections.dialect import SQLITE
+from service.projections.fold_workers import (
+    PARALLEL_FROM,
+    fold_workers,
+    fold_workers_for,
+)
+from service.projections.rebuild import EventStore, story_statement
+from tests.property.test_projection_matches_fold import dump
+
+
+@pytest.fixture
+def imported(ledger: Ledger, tmp_path: Path) -> Ledger:
+    """A ledger holding 12 interleaved stories of 60 events each, documents revised."""
+    path = generate(Shape(720, 60, 20, seed=3), tmp_path).path
+    assert import_file(ledger, path, recorded_by="test").stored == 720
+    return ledger
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_replay_folding_in_workers_writes_the_tables_live_appends_wrote(
+    imported: Ledger, workers: int
+) -> None:
+    live = dump(imported)
+    assert sum(len(rows) for rows in live.values()) > 3 * 720
+    assert imported.replay(workers=workers) == imported.recorder.max_notification_id()
+    assert dump(imported) == live
+    imported.replay(workers=0)
+    assert dump(imported) == live
+
+
+def test_a_failing_worker_fails_the_replay_and_leaves_the_tables(
+    imported: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = dump(imported)
+    monkeypatch.setattr(
+        "service.application.story_statement", lambda dialect, store: "SELECT no_such_column"
+    )
+    with pytest.raises(RuntimeError, match="fold worker ended"):
+        imported.replay(workers=2)
+    assert dump(imported) == before
+    assert imported.reader.story(str(before["kw_stories"][0][0])) is not None
+
+
+def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
+    position = "rowid" if imported.dialect is SQLITE else "notification_id"
+    table = imported.recorder.events_table_name  # type: ignore[attr-defined]
+    statement = story_statement(imported.dialect, EventStore(table, position))
+    stories = sorted(str(row[0]) for row in dump(imported)["kw_stories"])
+    asked = [*reversed(stories), "no-such-story", stories[0]]
+    with fold_workers(imported.database, statement, 2) as folds:
+        answered = list(folds(asked))
+    assert [rows.story for rows in answered] == asked
+    assert [rows.events for rows in answered[-2:]] == [0, 60]
+    with fold_workers(imported.database, statement, 2) as folds:
+        assert list(folds([])) == []
+
+
+def test_workers_are_used_only_where_they_pay_and_can_open_the_database(tmp_path: Path) -> None:
+    file = tmp_path / "db.sqlite3"
+    file.write_bytes(b"")
+    big = PARALLEL_FROM
+    assert fold_workers_for(str(file), big, cpus=2) == 2
+    assert fold_workers_for(str(file), big, cpus=16) == 4
+    assert fold_workers_for(str(file), big - 1, cpus=16) == 0
+    assert fold_workers_for(str(file), big, cpus=1) == 0
+    assert fold_workers_for(":memory:", big, cpus=16) == 0
+    assert fold_workers_for(str(tmp_path / "absent.sqlite3"), big, cpus=16) == 0
+    assert fold_workers_for("postgresql://127.0.0.1/x", big, cpus=3) == 3
