@@ -15,6 +15,7 @@ from tqdm import tqdm
 from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
+from service.group_commit import CommitQueue, Waiting
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
 from service.projections.fold_workers import fold_workers, fold_workers_for
@@ -60,6 +61,7 @@ class Ledger(Application[str]):
         self.clock = clock
         self.reader = Reader(self.recorder.datastore, self.dialect)  # type: ignore[attr-defined]
         self._write_lock = threading.Lock()
+        self._commits = CommitQueue(self._write_group)
         self._last_recorded_at = datetime.min.replace(tzinfo=UTC)
 
     def append(
@@ -76,11 +78,12 @@ class Ledger(Application[str]):
         Raises ``VersionMismatch`` when ``expected_version`` is given and the story has moved
         on, and a ``DomainError`` naming the field when an event breaks a rule (nothing stored).
         """
-        created = self.append_many({story_id: events}, recorded_by, {story_id: expected_version})
+        waiting = Waiting(story_id, events, recorded_by, expected_version)
+        created = self._commits.submit(waiting).outcome()
         if not with_receipts:
-            return AppendResult([], created[story_id])
+            return AppendResult([], created)
         receipts = self.reader.receipts(story_id, [e.id for e in events])
-        return AppendResult(receipts, created[story_id])
+        return AppendResult(receipts, created)
 
     def append_many(
         self,
@@ -92,36 +95,87 @@ class Ledger(Application[str]):
 
         Returns, per story, which events were newly stored (False: already there, same body).
         """
-        expected = expected_versions or {}
         with self._write_lock:
-            for attempt in range(MAX_ATTEMPTS):
-                recorded_at = self._next_recorded_at()
-                decided = {
-                    story_id: self._decide(
-                        story_id, events, recorded_by, expected.get(story_id), recorded_at
-                    )
-                    for story_id, events in batches.items()
-                }
-                changed = [story for story, created in decided.values() if any(created)]
+            return self._append_many_locked(batches, recorded_by, expected_versions or {})
+
+    def _write_group(self, group: list[Waiting]) -> None:
+        """Write appends to distinct stories in one transaction, each with its own outcome:
+        one that breaks a rule is refused alone. If the transaction fails, each is tried
+        again on its own (with ``append_many``'s retries), so one cannot fail the others."""
+        with self._write_lock:
+            recorded_at = self._next_recorded_at()
+            decided: list[tuple[Waiting, Story, list[bool]]] = []
+            for each in group:
                 try:
-                    if changed:
-                        self.save(*changed)
-                    return {story_id: created for story_id, (_, created) in decided.items()}
-                except (IntegrityError, RecordedOutOfOrder):
-                    self._forget(*batches)
-                    if attempt == MAX_ATTEMPTS - 1:
-                        raise
-                    for story_id, version in expected.items():
-                        actual = self._stored_version(story_id)
-                        if version is not None and actual != version:
-                            raise VersionMismatch(
-                                f"story {story_id!r} is at version {actual}, not {version}",
-                                version,
-                                actual,
-                            ) from None
-                except BaseException:
-                    self._forget(*batches)
+                    story, created = self._decide(
+                        each.story,
+                        each.events,
+                        each.recorded_by,
+                        each.expected_version,
+                        recorded_at,
+                    )
+                except (DomainError, VersionMismatch) as error:
+                    each.error = error
+                    continue
+                decided.append((each, story, created))
+            changed = [story for _, story, created in decided if any(created)]
+            try:
+                if changed:
+                    self.save(*changed)
+            except Exception:
+                self._forget(*(each.story for each, _, _ in decided))
+                self._write_each_alone([each for each, _, _ in decided])
+                return
+            for each, _, created in decided:
+                each.created = created
+
+    def _write_each_alone(self, appends: list[Waiting]) -> None:
+        """Each append in a transaction of its own (the write lock held), each outcome its own."""
+        for each in appends:
+            try:
+                batch = {each.story: each.events}
+                expected = {each.story: each.expected_version}
+                each.created = self._append_many_locked(batch, each.recorded_by, expected)[
+                    each.story
+                ]
+            except Exception as error:
+                each.error = error
+
+    def _append_many_locked(
+        self,
+        batches: Mapping[str, Sequence[ReportingEvent]],
+        recorded_by: str,
+        expected: Mapping[str, int | None],
+    ) -> dict[str, list[bool]]:
+        """``append_many``, the write lock held."""
+        for attempt in range(MAX_ATTEMPTS):
+            recorded_at = self._next_recorded_at()
+            decided = {
+                story_id: self._decide(
+                    story_id, events, recorded_by, expected.get(story_id), recorded_at
+                )
+                for story_id, events in batches.items()
+            }
+            changed = [story for story, created in decided.values() if any(created)]
+            try:
+                if changed:
+                    self.save(*changed)
+                return {story_id: created for story_id, (_, created) in decided.items()}
+            except (IntegrityError, RecordedOutOfOrder):
+                self._forget(*batches)
+                if attempt == MAX_ATTEMPTS - 1:
                     raise
+                for story_id, version in expected.items():
+                    actual = self._stored_version(story_id)
+                    if version is not None and actual != version:
+                        raise VersionMismatch(
+                            f"story {story_id!r} is at version {actual}, not {version}",
+                            version,
+                            actual,
+                        ) from None
+            except BaseException:
+                self._forget(*batches)
+                raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _decide(

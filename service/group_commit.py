@@ -1,0 +1,99 @@
+"""Group commit: appends that arrive while another is being written share the next transaction.
+
+A transaction of one event costs ~720 µs of CPU, against ~125 µs an event when an import
+stores 10,000 in one (the commit writes every page a transaction touched to the WAL and
+syncs it). When several requests wait on the write lock, the first in line takes every waiting append of another story and writes them
+together (decision 017); each append keeps its own outcome: one that breaks a rule fails alone,
+and the others are stored. The rest wait until their group is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from domain.events import ReportingEvent
+
+# At most this many appends in one transaction: a bound on how long the first waits for the
+# group it writes.
+GROUP_MOST = 64
+
+
+@dataclass(eq=False)
+class Waiting:
+    """One story's append, waiting to be written, then its outcome: which events were newly
+    stored, or the error that refused it."""
+
+    story: str
+    events: Sequence[ReportingEvent]
+    recorded_by: str
+    expected_version: int | None
+    created: list[bool] | None = None
+    error: BaseException | None = None
+    done: bool = field(default=False, repr=False)
+
+    def outcome(self) -> list[bool]:
+        """Which events were newly stored; raises the error that refused the append."""
+        if self.error is not None:
+            raise self.error
+        if self.created is None:
+            raise RuntimeError(f"the append to story {self.story!r} was not written")
+        return self.created
+
+
+WriteGroup = Callable[[list[Waiting]], None]
+
+
+class CommitQueue:
+    """Appends in arrival order; the first of them writes a group (distinct stories, in
+    order) with ``write_group``, which records each one's outcome on it."""
+
+    def __init__(self, write_group: WriteGroup, most: int = GROUP_MOST) -> None:
+        self.write_group = write_group
+        self.most = most
+        self._changed = threading.Condition()
+        self._queue: deque[Waiting] = deque()
+        self._writing = False
+
+    def submit(self, append: Waiting) -> Waiting:
+        """Wait until ``append`` is written, by this thread or another; return it."""
+        with self._changed:
+            self._queue.append(append)
+            while not append.done and (self._writing or self._queue[0] is not append):
+                self._changed.wait()
+            if append.done:
+                return append
+            self._writing = True
+            group = self._take()
+        try:
+            self.write_group(group)
+        except BaseException as error:
+            for each in group:
+                if each.created is None and each.error is None:
+                    each.error = error
+            raise
+        finally:
+            with self._changed:
+                for each in group:
+                    each.done = True
+                self._writing = False
+                self._changed.notify_all()
+        return append
+
+    def _take(self) -> list[Waiting]:
+        """The first appends of distinct stories, out of the queue; the others keep their
+        places (a story's appends are written in the order they came)."""
+        group: list[Waiting] = []
+        stories: set[str] = set()
+        kept: deque[Waiting] = deque()
+        while self._queue:
+            append = self._queue.popleft()
+            if append.story in stories or len(group) >= self.most:
+                kept.append(append)
+                continue
+            stories.add(append.story)
+            group.append(append)
+        self._queue = kept
+        return group
