@@ -1,14 +1,15 @@
 """Replay's story folds in worker processes (decision 016).
 
 A replay spends about half its time folding stories in Python and half in the database writing
-the rows. Worker processes (``python -m service.projections.fold_workers DATABASE STATEMENT``)
-read each story's stored events over connections of their own and fold them, a few stories
+the rows. Worker processes (``python -m service.projections.fold_workers``) read each story's stored events over connections of their own and fold them, a few stories
 ahead, while the replaying process writes the rows of the stories before, in the order a replay
 folding in process writes them. The workers only read the stored events, which a replay never
 writes, so they read what the replaying transaction sees.
 
-Each worker reads story ids, one per line, on its standard input and answers each with one
-frame on its standard output: 4 bytes of length (big-endian), then the story's ``StoryRows``
+Each worker reads, as JSON lines on its standard input, first the database setting and the
+statement that reads a story (on stdin, not the command line, where any user could read a
+PostgreSQL password), then story ids, and answers each story with one frame on its standard
+output: 4 bytes of length (big-endian), then the story's ``StoryRows``
 as MessagePack. A worker blocks once its output pipe is full, so at most a few stories' rows
 wait in memory whatever the writer's speed.
 """
@@ -85,19 +86,23 @@ class Worker:
 
     def __init__(self, database: str, statement: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.projections.fold_workers", database, statement],
+            [sys.executable, "-m", "service.projections.fold_workers"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": search_path()},
         )
         self.sent: deque[str] = deque()
+        self._line([database, statement])
 
     def send(self, story: str) -> None:
         """Ask for ``story``'s rows."""
-        stdin = self._pipe(self.process.stdin)
-        stdin.write(story.encode() + b"\n")
-        stdin.flush()
+        self._line(story)
         self.sent.append(story)
+
+    def _line(self, value: str | list[str]) -> None:
+        stdin = self._pipe(self.process.stdin)
+        stdin.write(msgspec.json.encode(value) + b"\n")
+        stdin.flush()
 
     def answer(self) -> StoryRows:
         """The rows of the oldest story sent."""
@@ -167,13 +172,16 @@ def fold_workers(database: str, statement: str, workers: int) -> Iterator[StoryF
         yield lambda stories: in_order(started, stories)
 
 
-def serve(database: str, statement: str) -> None:
-    """A worker's loop: a story id per input line, a frame of its rows out."""
+def serve() -> None:
+    """A worker's loop: the database and statement on the first input line, then a story id
+    per line, each answered with a frame of its rows."""
+    lines = iter(sys.stdin.buffer)
+    database, statement = msgspec.json.decode(next(lines), type=tuple[str, str])
     stories = StoredStories(database, statement)
     out = sys.stdout.buffer
     try:
-        for line in sys.stdin.buffer:
-            frame = encode_rows(stories.folded(line.rstrip(b"\n").decode()))
+        for line in lines:
+            frame = encode_rows(stories.folded(msgspec.json.decode(line, type=str)))
             out.write(len(frame).to_bytes(4, "big") + frame)
             out.flush()
     except BrokenPipeError:
@@ -184,4 +192,4 @@ def serve(database: str, statement: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve()

@@ -4,6 +4,7 @@ fails the replay, leaving the tables it would have replaced."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from service.importer import import_file
 from service.projections.dialect import SQLITE
 from service.projections.fold_workers import (
     PARALLEL_FROM,
+    Worker,
     fold_workers,
     fold_workers_for,
 )
@@ -66,6 +68,18 @@ def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
     assert [rows.events for rows in answered[-2:]] == [0, 60]
     with fold_workers(imported.database, statement, 2) as folds:
         assert list(folds([])) == []
+
+
+def test_a_worker_is_told_the_database_on_stdin_not_on_its_command_line() -> None:
+    secret = "postgresql://kw:s3cret@127.0.0.1:1/none"
+    worker = Worker(secret, "SELECT 1")
+    try:
+        assert worker.process.args == [sys.executable, "-m", "service.projections.fold_workers"]
+        worker.send("story")
+        with pytest.raises(RuntimeError, match="fold worker ended"):
+            worker.answer()
+    finally:
+        worker.stop()
 
 
 def test_workers_are_used_only_where_they_pay_and_can_open_the_database(tmp_path: Path) -> None:
