@@ -245,8 +245,15 @@ def cmd_diff(args: argparse.Namespace, ledger: Ledger) -> int:
     return 0
 
 
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of processes (0 or more)")
+    return int(text)
+
+
 def cmd_replay(args: argparse.Namespace, ledger: Ledger) -> int:
-    replayed = ledger.replay(progress=sys.stderr.isatty() or args.progress)
+    replayed = ledger.replay(progress=sys.stderr.isatty() or args.progress, workers=args.workers)
     print(
         f"replayed {replayed} stored events; projections rebuilt at position {ledger.reader.position()}"
     )
@@ -332,6 +339,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print equal/insert/delete operations")
     c = command("replay", cmd_replay, "rebuild every projection from the event store")
     c.add_argument("--progress", action="store_true", help="show a progress bar even when piped")
+    c.add_argument(
+        "--workers",
+        type=worker_count,
+        help="processes folding stories beside the one writing (0: none; default: one per CPU,"
+        " at most 4, for a store of 50,000 events or more)",
+    )
     c = command("verify", cmd_verify, "check the log, its tree heads and the projections")
     add_verify_arguments(c)
     c = command("provenance", cmd_provenance, "the W3C PROV of a story, or of one of its claims")

@@ -196,6 +196,21 @@ def test_replay_rebuilds_and_answers_the_same(knewwhen: Knewwhen) -> None:
     assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
 
 
+def test_replay_with_fold_workers_answers_the_same(knewwhen: Knewwhen) -> None:
+    knewwhen("import", "--bundled")
+    before = knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1]
+    code, out, _ = knewwhen("replay", "--workers", "2")
+    assert (code, "replayed 16 stored events" in out) == (0, True)
+    assert knewwhen("knowledge", STORY, "--at", "2021-02-01", "--json")[1] == before
+
+
+def test_replay_refuses_a_negative_worker_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--workers", "-1"])
+    assert exited.value.code == 2
+    assert "--workers: '-1' is not a whole number of processes" in capsys.readouterr().err
+
+
 def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them(
     knewwhen: Knewwhen, database: str
 ) -> None:
