@@ -100,8 +100,10 @@ class Ledger(Application[str]):
 
     def _write_group(self, group: list[Waiting]) -> None:
         """Write appends to distinct stories in one transaction, each with its own outcome:
-        one that breaks a rule is refused alone. If the transaction fails, each is tried
-        again on its own (with ``append_many``'s retries), so one cannot fail the others."""
+        one that breaks a rule is refused alone. If another process stored first, each is
+        tried again on its own (with ``append_many``'s retries), so one cannot fail the others;
+        any other failure of the transaction (the database locked too long, the disk full) is
+        every one's outcome, as retrying each alone would only meet it again, one by one."""
         with self._write_lock:
             recorded_at = self._next_recorded_at()
             decided: list[tuple[Waiting, Story, list[bool]]] = []
@@ -122,9 +124,14 @@ class Ledger(Application[str]):
             try:
                 if changed:
                     self.save(*changed)
-            except Exception:
+            except (IntegrityError, RecordedOutOfOrder):
                 self._forget(*(each.story for each, _, _ in decided))
                 self._write_each_alone([each for each, _, _ in decided])
+                return
+            except BaseException as error:
+                self._forget(*(each.story for each, _, _ in decided))
+                for each, _, _ in decided:
+                    each.error = error
                 return
             for each, _, created in decided:
                 each.created = created

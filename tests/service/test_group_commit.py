@@ -113,3 +113,27 @@ def test_a_failed_group_transaction_is_retried_one_append_at_a_time(
     assert len({recorded_at(t) for t in threads}) == 3
     for story in ("s0", "s1", "s2"):
         assert ledger.reader.story(story).story_version == 1  # type: ignore[union-attr]
+
+
+def test_any_other_failure_of_a_group_is_every_appends_outcome_and_nothing_is_stored(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save = ledger.save
+    calls: list[int] = []
+
+    def save_failing_groups(*aggregates: Any, **kwargs: Any) -> Any:
+        calls.append(len(aggregates))
+        if len(aggregates) > 1:
+            raise OSError("disk full")
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(ledger, "save", save_failing_groups)
+    first, *grouped = held_then_released(
+        ledger, [("s0", published("s0")), ("s1", published("s1")), ("s2", published("s2"))]
+    )
+    assert calls == [1, 2]
+    assert first.result is not None and first.error is None
+    assert [repr(t.error) for t in grouped] == [repr(OSError("disk full"))] * 2
+    assert [ledger.reader.story(s) is None for s in ("s0", "s1", "s2")] == [False, True, True]
+    monkeypatch.setattr(ledger, "save", save)
+    assert ledger.append("s1", [published("s1")], "test").created == [True]
