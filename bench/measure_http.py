@@ -53,6 +53,9 @@ class HttpPlan(Struct, frozen=True):
     repeats: int = 3
     posts: int = 2000
     post_connections: int = 4
+    # Then as many writers at once as GETs have: appends wait on the write lock and share
+    # transactions (decision 017).
+    busy_post_connections: int = 16
     seed: int = 1
 
 
@@ -165,9 +168,9 @@ def python_load(load: Load) -> dict[str, Any]:
     return result
 
 
-def post_requests(plan: HttpPlan, prefix: str, token: str) -> list[list[Request]]:
+def post_requests(plan: HttpPlan, prefix: str, token: str, connections: int) -> list[list[Request]]:
     """Per connection, one new story's events in order, each as a single-event POST."""
-    per_story = math.ceil(plan.posts / plan.post_connections)
+    per_story = math.ceil(plan.posts / connections)
     shape = Shape(plan.posts, per_story, max(1, per_story // 10), seed=plan.seed, prefix=prefix)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     by_story: dict[str, list[Request]] = {}
@@ -229,9 +232,13 @@ def measure_http(
             result["knowledge_one_connection"].append(one)
         result["server_after_gets"] = memory_mb(server.pid)
         result["post"] = []
+        result["post_busy"] = []
         for repeat in range(plan.repeats):
-            load = Load(port, post_requests(plan, f"post{repeat}", token))
+            load = Load(port, post_requests(plan, f"post{repeat}", token, plan.post_connections))
             result["post"].append(python_load(load))
+            many = plan.busy_post_connections
+            load = Load(port, post_requests(plan, f"busy{repeat}", token, many))
+            result["post_busy"].append(python_load(load))
         result["server_after_posts"] = memory_mb(server.pid)
     uncached_env = {**env, "KNEWWHEN_ANSWER_CACHE_BYTES": "0"}
     with serving(serve_cmd, port, "/healthz", uncached_env, folder / "serve-uncached.log"):

@@ -68,6 +68,8 @@ ABSOLUTES = (
     ("mean_answer_kib", "mean knowledge answer KiB"),
     ("http_post_events_per_s", "POST single events/s"),
     ("http_post_p99_us", "POST p99 µs"),
+    ("http_post_busy_events_per_s", "POST single events/s, 16 connections"),
+    ("http_post_busy_p99_us", "POST p99 µs, 16 connections"),
     ("import_peak_rss_mb", "import peak RSS MiB"),
     ("serve_rss_mb", "serve RSS after GETs MiB"),
     ("serve_peak_rss_mb", "serve peak RSS MiB (after POSTs)"),

@@ -38,6 +38,8 @@ def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None
     assert figures["naive_mismatches"]["median"] == 0
     assert figures["http_knowledge_errors"]["median"] == 0
     assert figures["http_post_errors"]["median"] == 0
+    assert figures["http_post_busy_errors"]["max"] == 0
+    assert figures["http_post_busy_events_per_s"]["median"] > 0
     assert figures["http_uncached_requests_per_s"]["median"] > 0
     assert figures["mean_answer_kib"]["median"] > 0
     assert figures["claim_history_p50_us"]["median"] > 0
