@@ -1,12 +1,15 @@
-"""A/B of the HTTP read path: ``knewwhen serve`` from several git revisions over one database,
-loaded in turn by the bench's load generator, round after round.
+"""A/B over HTTP: ``knewwhen serve`` from several git revisions over one database, loaded in
+turn by the bench's load generator, round after round.
 
     .venv/bin/python -m bench.ab --database DB HEAD~1 HEAD [--rounds 6 --seconds 4]
+    .venv/bin/python -m bench.ab --database DB HEAD~1 HEAD --posts 2000 [--connections 16]
 
 Each revision is checked out in a temporary git worktree and served from there (the venv of
 this checkout runs it, so dependencies must agree). Every round loads each server once with
 the same 1,000 knowledge paths, after each path was asked of each server once (so the answer
-caches hold what they can).
+caches hold what they can). With ``--posts N``, each load is N single-event POSTs instead,
+each connection writing a new story of its own, in order (the bench's POST load; the database
+grows by N events per server and round).
 Printed per revision: requests/s and the server's CPU time per request (user + system, from
 /proc), which moves less than requests/s on a shared machine.
 """
@@ -25,7 +28,16 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from bench.measure_http import free_port, get_load, serving
+from bench.loadgen import Load
+from bench.measure_http import (
+    HttpPlan,
+    free_port,
+    get_load,
+    post_requests,
+    python_load,
+    serving,
+    writer_token,
+)
 from bench.questions import knowledge_path, sample_questions
 from bench.stats import percentile
 from service.application import Ledger
@@ -59,15 +71,22 @@ def worktree(revision: str, folder: Path) -> Iterator[Path]:
 
 
 def compare(
-    database: str, revisions: Sequence[str], rounds: int, seconds: int, connections: int = 16
+    database: str,
+    revisions: Sequence[str],
+    rounds: int,
+    seconds: int,
+    connections: int = 16,
+    posts: int = 0,
 ) -> dict[str, list[Round]]:
-    """Serve each revision over ``database`` and load them in turn for ``rounds`` rounds."""
+    """Serve each revision over ``database`` and load them in turn for ``rounds`` rounds:
+    GETs of knowledge for ``seconds``, or ``posts`` single-event POSTs."""
     ledger = Ledger(database)
     try:
         paths = [knowledge_path(q) for q in sample_questions(ledger, 1, 1000)]
     finally:
         ledger.close()
     env = {**os.environ, "KNEWWHEN_DATABASE": database}
+    token = writer_token(env) if posts else ""
     found: dict[str, list[Round]] = {revision: [] for revision in revisions}
     with tempfile.TemporaryDirectory(prefix="knewwhen-ab-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
@@ -81,12 +100,17 @@ def compare(
             process = stack.enter_context(serving(command, port, "/healthz", env, log, checkout))
             servers[revision] = (port, process.pid)
         for port, _ in servers.values():
-            for path in paths:
+            for path in paths[: 0 if posts else None]:
                 ask(port, path)
-        for _ in range(rounds):
-            for revision, (port, pid) in servers.items():
+        for number in range(rounds):
+            for index, (revision, (port, pid)) in enumerate(servers.items()):
                 before = cpu_seconds(pid)
-                load = get_load(port, paths, seconds, connections, folder)
+                if posts:
+                    plan = HttpPlan(posts=posts)
+                    stories = post_requests(plan, f"ab{number}-{index}", token, connections)
+                    load = python_load(Load(port, stories))
+                else:
+                    load = get_load(port, paths, seconds, connections, folder)
                 used = cpu_seconds(pid) - before
                 per_request = used / max(load["requests"], 1) * 1e6
                 found[revision].append(Round(load["requests_per_s"], per_request))
@@ -123,8 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--posts", type=int, default=0, help="load with this many single-event POSTs, not GETs"
+    )
     args = parser.parse_args(argv)
-    found = compare(args.database, args.revisions, args.rounds, args.seconds, args.connections)
+    found = compare(
+        args.database, args.revisions, args.rounds, args.seconds, args.connections, args.posts
+    )
     print(report(found))
     return 0
 

@@ -98,6 +98,15 @@ def test_ab_serves_revisions_over_one_database_and_reports_each(tmp_path: Path) 
     assert all(r.requests_per_s > 0 and r.cpu_us_per_request > 0 for r in rounds)
     assert report(found).splitlines()[2].startswith("| HEAD | ")
 
+    found = compare(database, ["HEAD"], rounds=1, seconds=1, connections=4, posts=40)
+    assert found["HEAD"][0].requests_per_s > 0
+    ledger = Ledger(database)
+    try:
+        written = [s for s in ledger.reader.stories() if s.story.startswith("ab0-0")]
+    finally:
+        ledger.close()
+    assert sorted(s.story_version for s in written) == [10, 10, 10, 10]
+
 
 def test_the_page_size_comparison_imports_and_replays_into_each_size(tmp_path: Path) -> None:
     found = pages.compare(600, [4096, 16384], rounds=1, folder=tmp_path)
