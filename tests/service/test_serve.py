@@ -22,3 +22,11 @@ from service.settings import Settings, load
 )
 def test_workers_read_back_the_settings_they_were_given(settings: Settings) -> None:
     assert load(environment_of(settings)) == settings
+
+
+def test_reads_at_once_default_to_one_on_sqlite_and_four_on_postgres_unless_set() -> None:
+    assert load({}).read_threads == 1
+    assert load({"KNEWWHEN_DATABASE": "/srv/news.sqlite3"}).read_threads == 1
+    assert load({"KNEWWHEN_DATABASE": "postgresql://127.0.0.1/news"}).read_threads == 4
+    assert load({"KNEWWHEN_READ_THREADS": "3"}).read_threads == 3
+    assert load({"KNEWWHEN_READ_THREADS": "0"}).read_threads == 1
