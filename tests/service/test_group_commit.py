@@ -93,22 +93,31 @@ def test_waiting_appends_share_a_transaction_and_a_refused_one_fails_alone(ledge
     assert b'"first"' in bytes(stored.event)
 
 
-def test_a_failed_group_transaction_is_retried_one_append_at_a_time(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def groups_fail_with(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> list[int]:
+    """Make every save of more than one story raise ``error``; the sizes of the saves asked."""
     save = ledger.save
     calls: list[int] = []
 
     def save_failing_groups(*aggregates: Any, **kwargs: Any) -> Any:
         calls.append(len(aggregates))
         if len(aggregates) > 1:
-            raise IntegrityError("another writer got there first")
+            raise error
         return save(*aggregates, **kwargs)
 
     monkeypatch.setattr(ledger, "save", save_failing_groups)
-    threads = held_then_released(
-        ledger, [("s0", published("s0")), ("s1", published("s1")), ("s2", published("s2"))]
-    )
+    return calls
+
+
+THREE = [("s0", published("s0")), ("s1", published("s1")), ("s2", published("s2"))]
+
+
+def test_a_failed_group_transaction_is_retried_one_append_at_a_time(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = groups_fail_with(ledger, monkeypatch, IntegrityError("another writer was first"))
+    threads = held_then_released(ledger, THREE)
     assert calls == [1, 2, 1, 1]
     assert len({recorded_at(t) for t in threads}) == 3
     for story in ("s0", "s1", "s2"):
@@ -118,22 +127,11 @@ def test_a_failed_group_transaction_is_retried_one_append_at_a_time(
 def test_any_other_failure_of_a_group_is_every_appends_outcome_and_nothing_is_stored(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    save = ledger.save
-    calls: list[int] = []
-
-    def save_failing_groups(*aggregates: Any, **kwargs: Any) -> Any:
-        calls.append(len(aggregates))
-        if len(aggregates) > 1:
-            raise OSError("disk full")
-        return save(*aggregates, **kwargs)
-
-    monkeypatch.setattr(ledger, "save", save_failing_groups)
-    first, *grouped = held_then_released(
-        ledger, [("s0", published("s0")), ("s1", published("s1")), ("s2", published("s2"))]
-    )
+    calls = groups_fail_with(ledger, monkeypatch, OSError("disk full"))
+    first, *grouped = held_then_released(ledger, THREE)
     assert calls == [1, 2]
     assert first.result is not None and first.error is None
     assert [repr(t.error) for t in grouped] == [repr(OSError("disk full"))] * 2
     assert [ledger.reader.story(s) is None for s in ("s0", "s1", "s2")] == [False, True, True]
-    monkeypatch.setattr(ledger, "save", save)
+    monkeypatch.undo()
     assert ledger.append("s1", [published("s1")], "test").created == [True]
