@@ -1,17 +1,18 @@
 """Replay's story folds in worker processes (decision 016).
 
 A replay spends about half its time folding stories in Python and half in the database writing
-the rows. Worker processes (``python -m service.projections.fold_workers``) read each story's stored events over connections of their own and fold them, a few stories
-ahead, while the replaying process writes the rows of the stories before, in the order a replay
-folding in process writes them. The workers only read the stored events, which a replay never
-writes, so they read what the replaying transaction sees.
+the rows. Worker processes (``python -m service.projections.fold_workers``) read each story's
+stored events over connections of their own and fold them, a few stories ahead, while the
+replaying process writes the rows of the stories before, in the order a replay folding in
+process writes them. The workers only read the stored events, which a replay never writes, so
+they read what the replaying transaction sees.
 
 Each worker reads, as JSON lines on its standard input, first the database setting and the
 statement that reads a story (on stdin, not the command line, where any user could read a
 PostgreSQL password), then story ids, and answers each story with one frame on its standard
-output: 4 bytes of length (big-endian), then the story's ``StoryRows``
-as MessagePack. A worker blocks once its output pipe is full, so at most a few stories' rows
-wait in memory whatever the writer's speed.
+output: 4 bytes of length (big-endian), then the story's ``StoryRows`` as MessagePack. A
+worker blocks once its output pipe is full, so at most a few stories' rows wait in memory
+whatever the writer's speed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
 # Below this many stored events a replay folds in process: starting a worker (a new
-# interpreter importing the service, ~0.3 s) costs about what folding 5,000 events does.
+# interpreter importing the service) costs a few tenths of a second, a few thousand events.
 PARALLEL_FROM = 50_000
 # Stories sent to each worker before its first answer is awaited.
 AHEAD_PER_WORKER = 4
