@@ -9,7 +9,7 @@ this checkout runs it, so dependencies must agree). Every round loads each serve
 the same 1,000 knowledge paths, after each path was asked of each server once (so the answer
 caches hold what they can). With ``--posts N``, each load is N single-event POSTs instead,
 each connection writing a new story of its own, in order (the bench's POST load; the database
-grows by N events per server and round).
+grows by N events per server and round); any answer but 201 stops the comparison.
 Printed per revision: requests/s and the server's CPU time per request (user + system, from
 /proc), which moves less than requests/s on a shared machine.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,7 @@ def compare(
         ledger.close()
     env = {**os.environ, "KNEWWHEN_DATABASE": database}
     token = writer_token(env) if posts else ""
+    run = secrets.token_hex(3)  # new stories each invocation: a second one must not re-send
     found: dict[str, list[Round]] = {revision: [] for revision in revisions}
     with tempfile.TemporaryDirectory(prefix="knewwhen-ab-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
@@ -107,8 +109,10 @@ def compare(
                 before = cpu_seconds(pid)
                 if posts:
                     plan = HttpPlan(posts=posts)
-                    stories = post_requests(plan, f"ab{number}-{index}", token, connections)
+                    stories = post_requests(plan, f"ab{run}-{number}-{index}", token, connections)
                     load = python_load(Load(port, stories))
+                    if set(load["statuses"]) != {"201"}:
+                        raise RuntimeError(f"{revision}: POSTs answered {load['statuses']}")
                 else:
                     load = get_load(port, paths, seconds, connections, folder)
                 used = cpu_seconds(pid) - before

@@ -102,10 +102,16 @@ def test_ab_serves_revisions_over_one_database_and_reports_each(tmp_path: Path) 
     assert found["HEAD"][0].requests_per_s > 0
     ledger = Ledger(database)
     try:
-        written = [s for s in ledger.reader.stories() if s.story.startswith("ab0-0")]
+        written = [s for s in ledger.reader.stories() if s.story.startswith("ab")]
     finally:
         ledger.close()
     assert sorted(s.story_version for s in written) == [10, 10, 10, 10]
+    compare(database, ["HEAD"], rounds=1, seconds=1, connections=4, posts=40)
+    ledger = Ledger(database)
+    try:
+        assert len([s for s in ledger.reader.stories() if s.story.startswith("ab")]) == 8
+    finally:
+        ledger.close()
 
 
 def test_the_page_size_comparison_imports_and_replays_into_each_size(tmp_path: Path) -> None:
