@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -68,7 +67,7 @@ async def post_events(request: Request) -> Response:
     if not events:
         raise unprocessable("", "a batch holds at least one event")
     try:
-        receipts, created = await run_in_threadpool(
+        receipts, created = await found.in_write_thread(
             append, found.ledger, story, events, principal.name, expected, must_exist
         )
     except DomainError as error:
