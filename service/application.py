@@ -122,19 +122,26 @@ class Ledger(Application[str]):
                 decided.append((each, story, created))
             changed = [story for _, story, created in decided if any(created)]
             try:
-                if changed:
-                    self.save(*changed)
+                self._save([each.story for each, _, _ in decided], changed)
             except (IntegrityError, RecordedOutOfOrder):
-                self._forget(*(each.story for each, _, _ in decided))
                 self._write_each_alone([each for each, _, _ in decided])
                 return
             except BaseException as error:
-                self._forget(*(each.story for each, _, _ in decided))
                 for each, _, _ in decided:
                     each.error = error
                 return
             for each, _, created in decided:
                 each.created = created
+
+    def _save(self, story_ids: Sequence[str], changed: Sequence[Story]) -> None:
+        """Save the stories that recorded something; on failure, forget every story decided
+        on (the cache holds them with events that were never stored), then raise."""
+        try:
+            if changed:
+                self.save(*changed)
+        except BaseException:
+            self._forget(*story_ids)
+            raise
 
     def _write_each_alone(self, appends: list[Waiting]) -> None:
         """Each append in a transaction of its own (the write lock held), each outcome its own."""
@@ -157,19 +164,22 @@ class Ledger(Application[str]):
         """``append_many``, the write lock held."""
         for attempt in range(MAX_ATTEMPTS):
             recorded_at = self._next_recorded_at()
-            decided = {
-                story_id: self._decide(
-                    story_id, events, recorded_by, expected.get(story_id), recorded_at
-                )
-                for story_id, events in batches.items()
-            }
+            try:
+                decided = {
+                    story_id: self._decide(
+                        story_id, events, recorded_by, expected.get(story_id), recorded_at
+                    )
+                    for story_id, events in batches.items()
+                }
+            except BaseException:
+                # All or nothing: stories decided before the refused one hold unsaved events.
+                self._forget(*batches)
+                raise
             changed = [story for story, created in decided.values() if any(created)]
             try:
-                if changed:
-                    self.save(*changed)
+                self._save(list(batches), changed)
                 return {story_id: created for story_id, (_, created) in decided.items()}
             except (IntegrityError, RecordedOutOfOrder):
-                self._forget(*batches)
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 for story_id, version in expected.items():
@@ -180,9 +190,6 @@ class Ledger(Application[str]):
                             version,
                             actual,
                         ) from None
-            except BaseException:
-                self._forget(*batches)
-                raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _decide(

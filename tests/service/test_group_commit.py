@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import msgspec
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -135,3 +136,21 @@ def test_any_other_failure_of_a_group_is_every_appends_outcome_and_nothing_is_st
     assert [ledger.reader.story(s) is None for s in ("s0", "s1", "s2")] == [False, True, True]
     monkeypatch.undo()
     assert ledger.append("s1", [published("s1")], "test").created == [True]
+
+
+def test_a_refused_story_in_a_many_story_append_leaves_no_other_story_half_recorded(
+    ledger: Ledger,
+) -> None:
+    ledger.append("s0", [published("s0")], "test")
+    ledger.append("s1", [published("s1")], "test")
+    second = event("story_published", "s0-2", "nyt", "2020-10-07T22:00", claim("c1", "asserts"))
+    with pytest.raises(EventConflict):
+        ledger.append_many({"s0": [second], "s1": [published("s1", "another body")]}, "test")
+    assert ledger.reader.story("s0").story_version == 1  # type: ignore[union-attr]
+    third = event("story_published", "s0-3", "nyt", "2020-10-08T22:00", claim("c1", "asserts"))
+    assert ledger.append("s0", [third], "test").created == [True]
+    stored = ledger.reader.events("s0", after=0, limit=10)
+    assert [(e.story_version, msgspec.json.decode(e.event)["id"]) for e in stored] == [
+        (1, "s0-1"),
+        (2, "s0-3"),
+    ]
