@@ -119,6 +119,9 @@ class Ledger(Application[str]):
                 except (DomainError, VersionMismatch) as error:
                     each.error = error
                     continue
+                except BaseException:
+                    self._forget(*(decided_each.story for decided_each, _, _ in decided))
+                    raise
                 decided.append((each, story, created))
             changed = [story for _, story, created in decided if any(created)]
             try:

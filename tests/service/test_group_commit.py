@@ -154,3 +154,27 @@ def test_a_refused_story_in_a_many_story_append_leaves_no_other_story_half_recor
         (1, "s0-1"),
         (2, "s0-3"),
     ]
+
+
+def test_a_group_failing_while_deciding_leaves_no_story_half_recorded(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.append("s0", [published("s0")], "test")
+    decide = ledger._decide
+
+    def decide_failing_on_s2(story_id: str, *args: Any) -> Any:
+        if story_id == "s2":
+            raise OSError("database gone")
+        return decide(story_id, *args)
+
+    monkeypatch.setattr(ledger, "_decide", decide_failing_on_s2)
+    second = event("story_published", "s0-2", "nyt", "2020-10-07T22:00", claim("c1", "asserts"))
+    _, grouped_s0, grouped_s2 = held_then_released(
+        ledger, [("s1", published("s1")), ("s0", second), ("s2", published("s2"))]
+    )
+    assert [repr(t.error) for t in (grouped_s0, grouped_s2)] == [repr(OSError("database gone"))] * 2
+    monkeypatch.undo()
+    third = event("story_published", "s0-3", "nyt", "2020-10-08T22:00", claim("c1", "asserts"))
+    assert ledger.append("s0", [third], "test").created == [True]
+    stored = ledger.reader.events("s0", after=0, limit=10)
+    assert [msgspec.json.decode(e.event)["id"] for e in stored] == ["s0-1", "s0-3"]
