@@ -19,10 +19,10 @@ from service.tips import AsyncTips
 from service.tokens import Principal, TokenStore
 
 REALM = 'Bearer realm="knewwhen"'
-# Appends at once per worker, each in a thread of its own. Appends queue on the write lock and
-# share transactions (decision 017) whatever their number; more threads only hold more
-# connections and their page caches: 16 writers at once, 40 threads (anyio's default) peaked
-# at 86 MB, 4 at 64 MB, at the same POSTs/s.
+# Appends at once per worker, each in a thread of its own, holding a connection and its page
+# cache: with anyio's default of 40, the bench's 16-connection POSTs took serve's peak RSS to
+# 151 / 160 MiB (10k / 100k events), with 4 to 125 / 133, at the price of groups of at most 4
+# (decision 017: 16-connection POSTs 880 / 1,026 → 731 / 685 per s).
 WRITE_THREADS = 4
 T = TypeVar("T")
 
