@@ -11,6 +11,7 @@ from anyio import CapacityLimiter
 from starlette.requests import Request
 
 from service.answer_cache import AnswerCache, AskedBefore
+from service.append_writer import AppendWriter
 from service.application import Ledger
 from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
@@ -19,11 +20,6 @@ from service.tips import AsyncTips
 from service.tokens import Principal, TokenStore
 
 REALM = 'Bearer realm="knewwhen"'
-# Appends at once per worker, each in a thread of its own, holding a connection and its page
-# cache: with anyio's default of 40, the bench's 16-connection POSTs took serve's peak RSS to
-# 151 / 160 MiB (10k / 100k events), with 4 to 125 / 133, at the price of groups of at most 4
-# (decision 017: 16-connection POSTs 880 / 1,026 → 731 / 685 per s).
-WRITE_THREADS = 4
 T = TypeVar("T")
 
 
@@ -36,7 +32,7 @@ class Services:
     tokens: TokenStore
     tips: AsyncTips | None = None  # PostgreSQL: tips read on the event loop
     reads: CapacityLimiter = field(init=False)
-    writes: CapacityLimiter = field(init=False)
+    appends: AppendWriter = field(init=False)
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)
     freshness: Freshness = field(init=False)
@@ -44,13 +40,15 @@ class Services:
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
         object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
-        object.__setattr__(self, "writes", CapacityLimiter(WRITE_THREADS))
+        object.__setattr__(self, "appends", AppendWriter(self.ledger))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
 
     def close(self) -> None:
-        """Release what the services opened (not the ledger, which their maker owns)."""
+        """Release what the services opened (not the ledger, which their maker owns): the
+        writer thread stops once it has written what is queued."""
+        self.appends.close()
         self.freshness.close()
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
@@ -60,10 +58,6 @@ class Services:
         5 and closes any beyond), so a read never pays for a new connection and a cold cache.
         """
         return await anyio.to_thread.run_sync(work, *args, limiter=self.reads)
-
-    async def in_write_thread(self, work: Callable[..., T], *args: object) -> T:
-        """Run an append in a worker thread, at most ``WRITE_THREADS`` at once."""
-        return await anyio.to_thread.run_sync(work, *args, limiter=self.writes)
 
 
 def services(request: Request) -> Services:

@@ -79,11 +79,17 @@ class Ledger(Application[str]):
         on, and a ``DomainError`` naming the field when an event breaks a rule (nothing stored).
         """
         waiting = Waiting(story_id, events, recorded_by, expected_version)
-        created = self._commits.submit(waiting).outcome()
+        self._commits.submit(waiting)
+        created = waiting.outcome()
         if not with_receipts:
             return AppendResult([], created)
         receipts = self.reader.receipts(story_id, [e.id for e in events])
         return AppendResult(receipts, created)
+
+    def write_each(self, appends: Sequence[Waiting]) -> None:
+        """Write appends, each to one story and with an outcome of its own (several may be
+        to one story: they are written in order), grouped as the commit queue forms groups."""
+        self._commits.submit(*appends)
 
     def append_many(
         self,

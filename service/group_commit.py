@@ -61,23 +61,32 @@ class CommitQueue:
         self._queue: deque[Waiting] = deque()
         self._writing = False
 
-    def submit(self, append: Waiting) -> Waiting:
-        """Wait until ``append`` is written, by this thread or another; return it."""
+    def submit(self, *appends: Waiting) -> None:
+        """Wait until each of ``appends`` has its outcome, written by this thread (whenever
+        one of them is first in line) or by another."""
         with self._changed:
-            self._queue.append(append)
-            while not append.done and (self._writing or self._queue[0] is not append):
-                self._changed.wait()
-            if append.done:
-                return append
-            self._writing = True
-            group = self._take()
+            self._queue.extend(appends)
+        while True:
+            with self._changed:
+                while not self._all_done(appends) and (
+                    self._writing or not any(self._queue[0] is each for each in appends)
+                ):
+                    self._changed.wait()
+                if self._all_done(appends):
+                    return
+                self._writing = True
+                group = self._take()
+            self._write(group)
+
+    def _write(self, group: list[Waiting]) -> None:
+        """Write ``group``; an error of the whole group becomes the outcome of each append in
+        it that has none yet."""
         try:
             self.write_group(group)
-        except BaseException as error:
+        except Exception as error:
             for each in group:
                 if not each.done:
                     each.error = error
-            raise
         finally:
             with self._changed:
                 for each in group:
@@ -87,7 +96,10 @@ class CommitQueue:
                         )
                 self._writing = False
                 self._changed.notify_all()
-        return append
+
+    @staticmethod
+    def _all_done(appends: tuple[Waiting, ...]) -> bool:
+        return all(each.done for each in appends)
 
     def _take(self) -> list[Waiting]:
         """The first appends of distinct stories, out of the queue; the others keep their

@@ -32,24 +32,13 @@ def already_recorded(ledger: Ledger, story: str, events: list[ReportingEvent]) -
     return True
 
 
-def append(
-    ledger: Ledger,
-    story: str,
-    events: list[ReportingEvent],
-    recorded_by: str,
-    expected: int | None,
-    must_exist: bool,
-) -> tuple[list[Receipt], bool]:
-    """Append, or recognize a retry of a request already applied; (receipts, anything created)."""
-    try:
-        if must_exist and ledger.reader.story(story) is None:
-            raise VersionMismatch(f"story {story!r} does not exist (If-Match: *)", -1, 0)
-        result = ledger.append(story, events, recorded_by, expected)
-    except VersionMismatch:
-        if not already_recorded(ledger, story, events):
-            raise
-        return ledger.reader.receipts(story, [e.id for e in events]), False
-    return result.receipts, any(result.created)
+def receipts_if_recorded(
+    ledger: Ledger, story: str, events: list[ReportingEvent]
+) -> list[Receipt] | None:
+    """The receipts of a retried request whose every event is stored with this very body."""
+    if not already_recorded(ledger, story, events):
+        return None
+    return ledger.reader.receipts(story, [e.id for e in events])
 
 
 async def post_events(request: Request) -> Response:
@@ -67,9 +56,13 @@ async def post_events(request: Request) -> Response:
     if not events:
         raise unprocessable("", "a batch holds at least one event")
     try:
-        receipts, created = await found.in_write_thread(
-            append, found.ledger, story, events, principal.name, expected, must_exist
-        )
+        written = await found.appends.append(story, events, principal.name, expected, must_exist)
+        receipts, created = written.receipts, written.created
+    except VersionMismatch:
+        retried = await found.in_thread(receipts_if_recorded, found.ledger, story, events)
+        if retried is None:
+            raise
+        receipts, created = retried, False
     except DomainError as error:
         if batch and error.index is not None:
             error.pointer = f"/{error.index}{error.pointer}"

@@ -88,15 +88,35 @@ def test_a_failed_group_fails_each_append_in_it_and_the_queue_goes_on() -> None:
     writer.fail_with = OSError("disk full")
     queue = CommitQueue(writer)
     first = Waiting("a", [], "test", None)
-    with pytest.raises(OSError, match="disk full"):
-        queue.submit(first)
-    with pytest.raises(OSError, match="disk full"):
-        first.outcome()
+    second = Waiting("b", [], "test", None)
+    queue.submit(first, second)
+    for append in (first, second):
+        with pytest.raises(OSError, match="disk full"):
+            append.outcome()
     writer.fail_with = None
-    assert queue.submit(Waiting("a", [], "test", None)).outcome() == []
+    third = Waiting("a", [], "test", None)
+    queue.submit(third)
+    assert third.outcome() == []
 
 
 def test_an_append_no_group_wrote_says_so() -> None:
     queue = CommitQueue(lambda group: None)
+    append = Waiting("a", [], "test", None)
+    queue.submit(append)
     with pytest.raises(RuntimeError, match="was not written"):
-        queue.submit(Waiting("a", [], "test", None)).outcome()
+        append.outcome()
+
+
+def test_one_thread_submitting_several_appends_of_one_story_writes_them_in_turn() -> None:
+    groups: list[list[str]] = []
+
+    def write(group: list[Waiting]) -> None:
+        groups.append([each.recorded_by for each in group])
+        for each in group:
+            each.created = []
+
+    queue = CommitQueue(write)
+    appends = [Waiting(story, [], by, None) for story, by in [("a", "1"), ("b", "2"), ("a", "3")]]
+    queue.submit(*appends)
+    assert groups == [["1", "2"], ["3"]]
+    assert all(append.outcome() == [] for append in appends)
