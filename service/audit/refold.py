@@ -1,23 +1,23 @@
 """Checks the projection tables against a fresh fold of the stored events into a scratch database.
 
 The same ``Projector`` that writes the live tables projects the snapshot's stored events into a
-temporary SQLite file; each projection table must then hold exactly the same rows (as a
-multiset, so the two databases' collations never matter).
+temporary SQLite file; each projection table must then hold exactly the same rows. Both sides
+are read in primary-key order, text compared code point by code point (PostgreSQL: ``COLLATE
+"C"``, so the two databases' collations never matter), and merged as they stream: memory does
+not grow with the tables (it held every row of the largest, 938 MB at 300k events).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from service.audit.snapshot import Snapshot
+from service.audit.snapshot import KeyColumn, Snapshot
 from service.projections.dialect import PROJECTION_TABLES, SQLITE
 from service.projections.writer import Projector
 
@@ -50,9 +50,11 @@ def values(row: Any) -> tuple[Any, ...]:
     return tuple(plain(row).values())
 
 
-def fingerprint(row: tuple[Any, ...]) -> bytes:
-    """A short digest of a row's values, to count rows without holding them."""
-    return hashlib.blake2b(repr(row).encode(), digest_size=16).digest()
+def primary_key(cursor: Any, table: str) -> tuple[KeyColumn, ...]:
+    """The primary key of a table of the scratch database (the live schema's), in key order."""
+    columns = cursor.execute(f"PRAGMA table_info({table})").fetchall()
+    keyed = sorted((row["pk"], row["name"], row["type"].upper() == "TEXT") for row in columns)
+    return tuple(KeyColumn(name, text) for pk, name, text in keyed if pk > 0)
 
 
 def refold(
@@ -69,39 +71,49 @@ def refold(
                 cursor.execute(statement)
             Projector(SQLITE).project(cursor, events)
             for table in PROJECTION_TABLES:
-                live = lambda t=table: snapshot.rows(f"SELECT * FROM {t}")  # noqa: E731
-                fresh = lambda t=table: cursor.execute(f"SELECT * FROM {t}").fetchall()  # noqa: E731
-                yield compare(table, live, fresh)
+                key = primary_key(cursor, table)
+                order = ", ".join(column.name for column in key)
+                fresh = scratch.execute(f"SELECT * FROM {table} ORDER BY {order}")
+                yield compare(table, key, snapshot.ordered(table, key), fresh)
             cursor.execute("ROLLBACK")
         finally:
             scratch.close()
 
 
 def compare(
-    table: str, live: Callable[[], Iterable[Any]], fresh: Callable[[], Iterable[Any]]
+    table: str, key: Sequence[KeyColumn], live: Iterable[Any], fresh: Iterable[Any]
 ) -> tuple[str, int, TableDifference | None]:
-    """Compare two row sources as multisets; name one differing row when they differ."""
-    counts = Counter(fingerprint(values(row)) for row in live())
-    live_rows = sum(counts.values())
-    fresh_rows = 0
-    for row in fresh():
-        counts[fingerprint(values(row))] -= 1
-        fresh_rows += 1
-    extra = {key for key, n in counts.items() if n != 0}
-    if not extra:
+    """Merge two row streams in ``key`` order; name the first row where they differ."""
+    names = [column.name for column in key]
+    lives, freshes = iter(live), iter(fresh)
+    mine, theirs = next(lives, None), next(freshes, None)
+    live_rows = fresh_rows = 0
+    first: tuple[str, dict[str, Any]] | None = None
+    while mine is not None or theirs is not None:
+        mine_key = None if mine is None else tuple(mine[n] for n in names)
+        theirs_key = None if theirs is None else tuple(theirs[n] for n in names)
+        if theirs_key is None or (mine_key is not None and mine_key < theirs_key):
+            if first is None:
+                first = ("not in the fold", plain(mine))
+            mine, live_rows = next(lives, None), live_rows + 1
+        elif mine_key is None or theirs_key < mine_key:
+            if first is None:
+                first = ("missing from the table", plain(theirs))
+            theirs, fresh_rows = next(freshes, None), fresh_rows + 1
+        else:
+            if first is None and values(mine) != values(theirs):
+                first = ("not in the fold", plain(mine))
+            mine, live_rows = next(lives, None), live_rows + 1
+            theirs, fresh_rows = next(freshes, None), fresh_rows + 1
+    if first is None:
         return table, live_rows, None
-    example, position = "", None
-    for source, label in ((live, "not in the fold"), (fresh, "missing from the table")):
-        for row in source():
-            found = plain(row)
-            key = fingerprint(tuple(found.values()))
-            if key in extra and (counts[key] > 0) == (label == "not in the fold"):
-                example = f"{label}: {describe_row(found)}"
-                position = found.get("position")
-                break
-        if example:
-            break
-    return table, live_rows, TableDifference(table, live_rows, fresh_rows, example, position)
+    label, row = first
+    example = f"{label}: {describe_row(row)}"
+    return (
+        table,
+        live_rows,
+        TableDifference(table, live_rows, fresh_rows, example, row.get("position")),
+    )
 
 
 def describe_row(row: dict[str, Any]) -> str:

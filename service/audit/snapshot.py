@@ -6,9 +6,9 @@ single read transaction (PostgreSQL: REPEATABLE READ; SQLite: one deferred trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import StoredEvent
 
@@ -16,6 +16,13 @@ from service.projections.dialect import Dialect
 from service.projections.snapshots import reading
 
 PAGE = 1000
+
+
+class KeyColumn(NamedTuple):
+    """A primary-key column: its name, and whether it holds text."""
+
+    name: str
+    text: bool
 
 
 class Snapshot:
@@ -72,6 +79,28 @@ class Snapshot:
             if len(page) < PAGE:
                 return
             after = page[-1][key]
+
+    def ordered(self, table: str, key: Sequence[KeyColumn]) -> Iterator[Any]:
+        """Every row of ``table`` in ``key`` order, text in code point order. PostgreSQL reads
+        through a server-side cursor, a page at a time (psycopg's own cursors fetch a whole
+        result at once); SQLite's cursor steps through the rows as they are fetched."""
+        if self.dialect.name != "postgres":
+            self.cursor.execute(f"SELECT * FROM {table} ORDER BY {order_by(key, False)}")
+            while (row := self.cursor.fetchone()) is not None:
+                yield row
+            return
+        with self.cursor.connection.cursor(name=f"knewwhen_verify_{table}") as server_side:
+            server_side.execute(f"SELECT * FROM {table} ORDER BY {order_by(key, True)}")
+            while page := server_side.fetchmany(PAGE):
+                yield from page
+
+
+def order_by(key: Sequence[KeyColumn], postgres: bool) -> str:
+    """An ORDER BY list for ``key``; on PostgreSQL, text by code point (``COLLATE "C"``),
+    which is SQLite's order for UTF-8 text (``BINARY``) and Python's for ``str``."""
+    return ", ".join(
+        f'{column.name} COLLATE "C"' if postgres and column.text else column.name for column in key
+    )
 
 
 @contextmanager

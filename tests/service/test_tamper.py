@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -250,3 +251,58 @@ def test_the_command_exits_0_then_1_naming_the_index(
         raw.delete(raw.position_of(5))
     assert cmd_verify(args, ledger) == 1
     assert "FAILED: index 5:" in capsys.readouterr().err
+
+
+def test_a_changed_state_row_is_named_with_its_index(ledger: Ledger, raw: Raw) -> None:
+    position = raw.position_of(7)
+    raw.run("UPDATE kw_claim_states SET state = ? WHERE position = ?", (b"{}", position))
+    failed_at(verify(ledger), 7, "kw_claim_states", "not in the fold", f"position={position}")
+
+
+def test_a_row_no_event_made_is_named(ledger: Ledger, raw: Raw) -> None:
+    raw.run("INSERT INTO kw_claims (story, claim, first_published_at) VALUES ('a', 'c0', 1)")
+    report = verify(ledger)
+    assert not report.ok and report.failure is not None
+    assert "kw_claims" in report.failure and "(3 rows, the fold has 2)" in report.failure
+    assert "not in the fold: story='a', claim='c0'" in report.failure
+
+
+@pytest.mark.postgres
+def test_stories_ordered_apart_by_collation_and_code_point_verify(admin_url: str) -> None:
+    """A PostgreSQL database sorting text by an ICU collation (story-a, story-A, story-b)
+    rather than by code point (story-A, story-a, story-b) still verifies: both sides are
+    compared in code point order."""
+    with icu_database(admin_url) as database:
+        opened = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
+        try:
+            for story in ("story-b", "story-A", "story-a", "Story-z", "story-0"):
+                append_some(opened, story)
+            report = verify(opened)
+            assert report.ok, report.lines()
+        finally:
+            opened.close()
+
+
+@pytest.fixture
+def admin_url(postgres_server: str) -> str:
+    return postgres_server
+
+
+@contextmanager
+def icu_database(admin_url: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database whose default collation is ICU's English one."""
+    name = f"kw_test_icu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'"
+            " LOCALE 'C.UTF-8'"
+        )
+        order = admin.execute(
+            "SELECT s FROM (VALUES ('story-A'), ('story-a')) v(s) ORDER BY s COLLATE \"en-x-icu\""
+        ).fetchall()
+        assert order == [("story-a",), ("story-A",)], "ICU's English order is not code point's"
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
