@@ -39,7 +39,7 @@ class Services:
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
-        object.__setattr__(self, "reads", CapacityLimiter(self.settings.read_threads))
+        object.__setattr__(self, "reads", CapacityLimiter(self.settings.reads_at_once))
         object.__setattr__(self, "appends", AppendWriter(self.ledger))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
@@ -52,7 +52,7 @@ class Services:
         self.freshness.close()
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
-        """Run blocking database work in a worker thread, at most ``read_threads`` at once.
+        """Run blocking database work in a worker thread, at most ``reads_at_once``.
 
         The bound keeps every reader on a pooled connection (the library's SQLite pool keeps
         5 and closes any beyond), so a read never pays for a new connection and a cold cache.

@@ -21,7 +21,7 @@ def environment_of(settings: Settings) -> dict[str, str]:
         "KNEWWHEN_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "KNEWWHEN_READ_TOKEN_REQUIRED": "1" if settings.read_token_required else "0",
         "KNEWWHEN_MIN_POSITION_WAIT": str(settings.min_position_wait_seconds),
-        "KNEWWHEN_READ_THREADS": str(settings.read_threads),
+        "KNEWWHEN_READ_THREADS": str(settings.read_threads or ""),
         "KNEWWHEN_ANSWER_CACHE_BYTES": str(settings.answer_cache_bytes),
     }
 

@@ -26,8 +26,13 @@ class Settings(Struct, frozen=True):
     max_body_bytes: int = 1 << 20
     read_token_required: bool = False
     min_position_wait_seconds: float = 5.0
-    read_threads: int = SQLITE_READ_THREADS
+    read_threads: int | None = None  # reads at once per worker; None: the database's default
     answer_cache_bytes: int = DEFAULT_ANSWER_CACHE_BYTES
+
+    @property
+    def reads_at_once(self) -> int:
+        """Database reads at once per worker: ``read_threads``, else the database's default."""
+        return self.read_threads or read_threads_for(self.database)
 
 
 def truthy(value: str | None) -> bool:
@@ -39,12 +44,13 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
     database = env.get("KNEWWHEN_DATABASE") or DEFAULT_DATABASE
+    threads = env.get("KNEWWHEN_READ_THREADS")
     return Settings(
         database=database,
         max_body_bytes=int(env.get("KNEWWHEN_MAX_BODY_BYTES") or (1 << 20)),
         read_token_required=truthy(env.get("KNEWWHEN_READ_TOKEN_REQUIRED")),
         min_position_wait_seconds=float(env.get("KNEWWHEN_MIN_POSITION_WAIT") or 5.0),
-        read_threads=max(1, int(env.get("KNEWWHEN_READ_THREADS") or read_threads_for(database))),
+        read_threads=max(1, int(threads)) if threads else None,
         answer_cache_bytes=int(
             env.get("KNEWWHEN_ANSWER_CACHE_BYTES") or DEFAULT_ANSWER_CACHE_BYTES
         ),

@@ -17,6 +17,7 @@ from service.settings import Settings, load
             max_body_bytes=2048,
             read_token_required=True,
             min_position_wait_seconds=0.5,
+            read_threads=3,
         ),
     ],
 )
@@ -25,8 +26,11 @@ def test_workers_read_back_the_settings_they_were_given(settings: Settings) -> N
 
 
 def test_reads_at_once_default_to_one_on_sqlite_and_four_on_postgres_unless_set() -> None:
-    assert load({}).read_threads == 1
-    assert load({"KNEWWHEN_DATABASE": "/srv/news.sqlite3"}).read_threads == 1
-    assert load({"KNEWWHEN_DATABASE": "postgresql://127.0.0.1/news"}).read_threads == 4
-    assert load({"KNEWWHEN_READ_THREADS": "3"}).read_threads == 3
-    assert load({"KNEWWHEN_READ_THREADS": "0"}).read_threads == 1
+    assert load({}).reads_at_once == 1
+    assert load({"KNEWWHEN_DATABASE": "/srv/news.sqlite3"}).reads_at_once == 1
+    assert load({"KNEWWHEN_DATABASE": "postgresql://127.0.0.1/news"}).reads_at_once == 4
+    assert load({"KNEWWHEN_READ_THREADS": "3"}).reads_at_once == 3
+    assert load({"KNEWWHEN_READ_THREADS": "0"}).reads_at_once == 1
+    # Settings made in code follow their database too (they took SQLite's 1 for PostgreSQL).
+    assert Settings(database="postgresql://127.0.0.1/news").reads_at_once == 4
+    assert Settings(database="postgresql://127.0.0.1/news", read_threads=2).reads_at_once == 2
