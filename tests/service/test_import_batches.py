@@ -8,6 +8,7 @@ got cursors of their own (``service.persistence.OwnCursorPerQuery``).
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,13 +16,23 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.generate import Shape, generate
 from bench.naive import naive_knowledge
 from bench.questions import sample_questions
 from service import importer
 from service.application import Ledger
-from service.importer import BatchLimit, batch_limit, import_file, in_batches
+from service.importer import (
+    BatchLimit,
+    ImportRejected,
+    batch_limit,
+    export_lines,
+    import_file,
+    in_batches,
+    story_runs,
+)
 from tests.conftest import fresh_postgres_database
 
 
@@ -36,12 +47,15 @@ def knewwhen_import(database: str, path: Path, **env: str) -> subprocess.Complet
     )
 
 
+@pytest.mark.parametrize("window", [1, 1_000_000])
 def test_a_many_story_file_imports_whole_and_answers_like_the_fold(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
 ) -> None:
     # Many transactions on the same pooled connections: psycopg prepares a statement on its
-    # fifth execution, and the failure showed only once statements were prepared.
+    # fifth execution, and the failure showed only once statements were prepared. A window of
+    # one line writes in file order (six stories a transaction); the default, story by story.
     monkeypatch.setattr(importer, "BATCH_LINES", 150)
+    monkeypatch.setattr(importer, "WINDOW_LINES", window)
     generated = generate(Shape(3000, events_per_story=500, claims_per_story=40), tmp_path)
 
     report = import_file(ledger, generated.path, recorded_by="test")
@@ -122,3 +136,65 @@ def test_an_import_and_a_replay_leave_postgres_tables_vacuumed_and_analyzed(
                         assert row["relallvisible"] > 0 and row["reltuples"] > 0, (step, table)
         finally:
             ledger.close()
+
+
+def lines_of(stories: list[str]) -> bytes:
+    """An import file: one valid line per entry, the story named, ids numbered in file order."""
+    lines = []
+    for n, story in enumerate(stories):
+        kind = "story_published" if n == stories.index(story) else "report_confirmed"
+        stance = "asserts" if kind == "story_published" else "confirms"
+        line = {
+            "story": story,
+            "id": f"e{n}",
+            "type": kind,
+            "source": "nyt",
+            "published_at": f"2020-10-06T{n % 24:02d}:00:00Z",
+            "claims": [{"id": "c", "stance": stance, "text": "a claim"}],
+        }
+        lines.append(msgspec.json.encode(line) + b"\n")
+    return b"".join(lines)
+
+
+def test_a_window_brings_each_story_s_lines_together_in_their_order() -> None:
+    data = lines_of(["a", "b", "a", "c", "b", "a", "c"]).replace(b"\n", b"\n\n", 1)
+    runs = list(story_runs(io.BytesIO(data), window=4))
+    # Windows of 4 lines (the blank line not counted): lines 1,3,4,5 then 6,7,8.
+    assert [(line.story, line.number) for line in runs] == [
+        ("a", 1), ("a", 4), ("b", 3), ("c", 5), ("b", 6), ("a", 7), ("c", 8),
+    ]  # fmt: skip
+    assert [line.event.id for line in runs] == ["e0", "e2", "e1", "e3", "e4", "e5", "e6"]
+
+
+@given(st.lists(st.sampled_from("abcd"), max_size=30), st.integers(1, 8))
+def test_story_runs_keep_every_line_and_each_story_s_order_within_windows(
+    stories: list[str], window: int
+) -> None:
+    runs = list(story_runs(io.BytesIO(lines_of(stories)), window))
+    assert sorted(line.number for line in runs) == list(range(1, len(stories) + 1))
+    for story in set(stories):
+        numbers = [line.number for line in runs if line.story == story]
+        assert numbers == sorted(numbers)
+    for start in range(0, len(runs), window):  # no line leaves its window
+        chunk = runs[start : start + window]
+        assert {(line.number - 1) // window for line in chunk} == {start // window}
+
+
+def test_a_line_that_no_longer_decodes_is_rejected_with_its_number() -> None:
+    data = lines_of(["a", "b"]) + b'{"story": 7}\n'
+    with pytest.raises(ImportRejected) as rejected:
+        list(story_runs(io.BytesIO(data), window=10))
+    assert rejected.value.line == 3
+
+
+def test_an_interleaved_file_stores_each_story_together_in_its_order(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    path = tmp_path / "interleaved.jsonl"
+    path.write_bytes(lines_of(["a", "b", "a", "b", "a"]))
+    import_file(ledger, path, recorded_by="test")
+    a = [msgspec.json.decode(line)["id"] for line in export_lines(ledger, "a")]
+    b = [msgspec.json.decode(line)["id"] for line in export_lines(ledger, "b")]
+    assert (a, b) == (["e0", "e2", "e4"], ["e1", "e3"])
+    positions = [view.position for view in ledger.reader.events("a", after=0, limit=10)]
+    assert positions == list(range(positions[0], positions[0] + 3))  # written together
