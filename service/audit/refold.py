@@ -92,13 +92,18 @@ def compare(
     while mine is not None or theirs is not None:
         mine_key = None if mine is None else tuple(mine[n] for n in names)
         theirs_key = None if theirs is None else tuple(theirs[n] for n in names)
-        if theirs_key is None or (mine_key is not None and mine_key < theirs_key):
-            if first is None:
-                first = ("not in the fold", plain(mine))
+        try:
+            ahead = key_ahead(mine_key, theirs_key)
+        except TypeError:  # a key of another type than the fold's (SQLite keeps what it is given)
+            first = first or ("not in the fold", plain(mine))
+            live_rows += 1 + sum(1 for _ in lives)
+            fresh_rows += 1 + sum(1 for _ in freshes)
+            break
+        if ahead == "live":
+            first = first or ("not in the fold", plain(mine))
             mine, live_rows = next(lives, None), live_rows + 1
-        elif mine_key is None or theirs_key < mine_key:
-            if first is None:
-                first = ("missing from the table", plain(theirs))
+        elif ahead == "fresh":
+            first = first or ("missing from the table", plain(theirs))
             theirs, fresh_rows = next(freshes, None), fresh_rows + 1
         else:
             if first is None and values(mine) != values(theirs):
@@ -114,6 +119,16 @@ def compare(
         live_rows,
         TableDifference(table, live_rows, fresh_rows, example, row.get("position")),
     )
+
+
+def key_ahead(live: tuple[Any, ...] | None, fresh: tuple[Any, ...] | None) -> str:
+    """Which stream's row comes first in key order ("live", "fresh"), or "both" (one key; a
+    stream at its end has none and comes last)."""
+    if fresh is None or (live is not None and live < fresh):
+        return "live"
+    if live is None or fresh < live:
+        return "fresh"
+    return "both"
 
 
 def describe_row(row: dict[str, Any]) -> str:

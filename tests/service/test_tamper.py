@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -257,6 +258,23 @@ def test_a_changed_state_row_is_named_with_its_index(ledger: Ledger, raw: Raw) -
     position = raw.position_of(7)
     raw.run("UPDATE kw_claim_states SET state = ? WHERE position = ?", (b"{}", position))
     failed_at(verify(ledger), 7, "kw_claim_states", "not in the fold", f"position={position}")
+
+
+def test_a_key_of_another_type_is_a_difference_not_a_crash(tmp_path: Path) -> None:
+    # SQLite only: PostgreSQL refuses text in an integer column.
+    database = str(tmp_path / "typed.sqlite3")
+    opened = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    raw = Raw(database)
+    try:
+        append_some(opened, "a")
+        position = raw.position_of(3)
+        raw.run("UPDATE kw_claim_acts SET position = 'x' WHERE position = ?", (position,))
+        report = verify(opened)
+        assert not report.ok and report.failure is not None
+        assert "kw_claim_acts" in report.failure and "position='x'" in report.failure
+    finally:
+        raw.close()
+        opened.close()
 
 
 def test_a_row_no_event_made_is_named(ledger: Ledger, raw: Raw) -> None:

@@ -63,3 +63,12 @@ def test_tables_differ_exactly_when_their_row_sets_differ(
     assert (difference is None) == (set(live_keys) == set(fresh_keys))
     if difference is not None:
         assert difference.fresh == len(fresh)
+
+
+def test_a_key_of_another_type_ends_the_merge_as_a_difference() -> None:
+    tampered = {"story": "a", "position": "x", "state": "s"}  # SQLite keeps text in any column
+    live = [row("a", 1), tampered, row("b", 1)]
+    fresh = [row("a", 1), row("a", 2), row("b", 1)]
+    _, rows, difference = compare("t", KEY, live, fresh)
+    assert rows == 3 and difference is not None and difference.fresh == 3
+    assert difference.example == "not in the fold: story='a', position='x', state='s'"
