@@ -4,6 +4,7 @@ and check every projection table against a fresh fold — naming the first index
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -57,7 +58,7 @@ class Recomputed:
     """The log as the stored events say it must be."""
 
     tree: MerkleTree = field(default_factory=MerkleTree)
-    positions: list[int] = field(default_factory=list)
+    positions: array[int] = field(default_factory=lambda: array("q"))  # 8 bytes an event
     findings: list[Finding] = field(default_factory=list)
     other_events: int = 0
     bad_digests: int = 0
@@ -203,9 +204,10 @@ def check_projections(
     )
     for _, _, difference in results:
         if difference is not None:
+            position = difference.position
             index = (
-                log.positions.index(difference.position)
-                if difference.position in log.positions
+                log.positions.index(position)
+                if isinstance(position, int) and position in log.positions
                 else -1
             )
             return Finding(index, difference.describe())

@@ -13,6 +13,7 @@ from service import merkle
 from service.merkle import (
     EMPTY_ROOT,
     MerkleTree,
+    PackedHashes,
     consistency_path,
     inclusion_path,
     leaf_hash,
@@ -354,3 +355,16 @@ def test_a_tree_of_equal_sizes_is_trivially_consistent() -> None:
     assert tree.consistency(6) == [] == consistency_path(DISTINCT[:6], 6)
     assert verify_consistency(6, 6, [], tree.root(), tree.root())
     assert not verify_consistency(6, 6, [], tree.root(), tree.root(5))
+
+
+def test_packed_hashes_index_like_a_list() -> None:
+    hashes = [leaf_hash(bytes([n])) for n in range(5)]
+    packed = PackedHashes()
+    for h in hashes:
+        packed.append(h)
+    assert len(packed) == 5 and list(packed) == hashes
+    assert (packed[0], packed[-1], packed[-2]) == (hashes[0], hashes[4], hashes[3])
+    assert packed[1:4] == hashes[1:4] and packed[::-2] == hashes[::-2]
+    for outside in (5, -6):
+        with pytest.raises(IndexError):
+            packed[outside]
