@@ -57,7 +57,7 @@ class VerifyReport:
 class Recomputed:
     """The log as the stored events say it must be."""
 
-    tree: MerkleTree = field(default_factory=MerkleTree)
+    tree: MerkleTree = field(default_factory=lambda: MerkleTree(packed=True))
     positions: array[int] = field(default_factory=lambda: array("q"))  # 8 bytes an event
     findings: list[Finding] = field(default_factory=list)
     other_events: int = 0

@@ -368,3 +368,15 @@ def test_packed_hashes_index_like_a_list() -> None:
     for outside in (5, -6):
         with pytest.raises(IndexError):
             packed[outside]
+
+
+@given(st.integers(0, 40))
+def test_a_packed_tree_answers_as_the_plain_one(n: int) -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(n)]
+    plain, packed = MerkleTree(leaves), MerkleTree(leaves, packed=True)
+    assert list(packed.leaf_hashes) == leaves
+    for size in range(n + 1):
+        assert packed.root(size) == plain.root(size)
+        if size:
+            assert packed.inclusion(size - 1, size) == plain.inclusion(size - 1, size)
+            assert packed.consistency(1, size) == plain.consistency(1, size)
