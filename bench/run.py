@@ -182,16 +182,12 @@ class Scale:
         for run in found["knowledge_one_connection"]:
             self.add("http_knowledge_c1_requests_per_s", run["requests_per_s"], "requests/s")
             self.add("http_knowledge_c1_p50_us", run["p50_us"], "µs")
-        for run in found["post"]:
-            self.add("http_post_events_per_s", run["requests_per_s"], "events/s")
-            self.add("http_post_p99_us", run["p99_us"], "µs")
-            failed = sum(v for k, v in run["statuses"].items() if k not in ("200", "201"))
-            self.add("http_post_errors", failed, "responses")
-        for run in found["post_busy"]:
-            self.add("http_post_busy_events_per_s", run["requests_per_s"], "events/s")
-            self.add("http_post_busy_p99_us", run["p99_us"], "µs")
-            failed = sum(v for k, v in run["statuses"].items() if k not in ("200", "201"))
-            self.add("http_post_busy_errors", failed, "responses")
+        for load, name in (("post", "http_post"), ("post_busy", "http_post_busy")):
+            for run in found[load]:
+                self.add(f"{name}_events_per_s", run["requests_per_s"], "events/s")
+                self.add(f"{name}_p99_us", run["p99_us"], "µs")
+                failed = sum(v for k, v in run["statuses"].items() if k not in ("200", "201"))
+                self.add(f"{name}_errors", failed, "responses")
         self.add("serve_idle_rss_mb", found["server_idle"]["rss_mb"], "MiB")
         self.add("serve_rss_mb", found["server_after_gets"]["rss_mb"], "MiB")
         self.add("serve_peak_rss_mb", found["server_after_posts"]["hwm_mb"], "MiB")

@@ -125,8 +125,8 @@ class HashLevel(Protocol):
 
 
 class PackedHashes(Sequence[bytes]):
-    """Hashes of ``HASH_SIZE`` bytes, appended to one ``bytearray``: 32 bytes each, against
-    ~80 for a ``bytes`` object in a list (a whole tree of a million leaves, 64 MB not 160)."""
+    """Hashes of ``HASH_SIZE`` bytes, appended to one ``bytearray``: 32 bytes each, against a
+    ``bytes`` object apiece in a list (``knewwhen verify`` of a 1M store: 273 → 132 MB peak)."""
 
     __slots__ = ("_packed",)
 

@@ -286,11 +286,11 @@ def test_a_row_no_event_made_is_named(ledger: Ledger, raw: Raw) -> None:
 
 
 @pytest.mark.postgres
-def test_stories_ordered_apart_by_collation_and_code_point_verify(admin_url: str) -> None:
+def test_stories_ordered_apart_by_collation_and_code_point_verify(postgres_server: str) -> None:
     """A PostgreSQL database sorting text by an ICU collation (story-a, story-A, story-b)
     rather than by code point (story-A, story-a, story-b) still verifies: both sides are
     compared in code point order."""
-    with icu_database(admin_url) as database:
+    with icu_database(postgres_server) as database:
         opened = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
         try:
             for story in ("story-b", "story-A", "story-a", "Story-z", "story-0"):
@@ -299,11 +299,6 @@ def test_stories_ordered_apart_by_collation_and_code_point_verify(admin_url: str
             assert report.ok, report.lines()
         finally:
             opened.close()
-
-
-@pytest.fixture
-def admin_url(postgres_server: str) -> str:
-    return postgres_server
 
 
 @contextmanager
