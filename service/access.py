@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import anyio
 import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.requests import Request
@@ -36,6 +37,8 @@ class Services:
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)
     freshness: Freshness = field(init=False)
+    # One verification at a time (each is a child process of ~130 MB at a million events).
+    verifications: anyio.Lock = field(init=False)
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
@@ -44,6 +47,7 @@ class Services:
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
+        object.__setattr__(self, "verifications", anyio.Lock())
 
     def close(self) -> None:
         """Release what the services opened (not the ledger, which their maker owns): the

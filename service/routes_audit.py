@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from msgspec import Struct
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +19,7 @@ from domain.errors import UnknownClaim
 from service.access import authorize, services, unauthorized
 from service.application import Ledger
 from service.audit.log import OutOfRange, VerifiableLog
-from service.audit.verify import verify
+from service.audit.verify_child import verify_apart
 from service.cached_reads import POSITION_HEADER
 from service.params import path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem
@@ -118,7 +117,9 @@ async def get_verify(request: Request) -> Response:
                 "forbidden",
             )
         )
-    report = await run_in_threadpool(verify, services(request).ledger)
+    found = services(request)
+    async with found.verifications:
+        report = await verify_apart(found.ledger)
     return json_response(
         VerifyAnswer(report.ok, report.lines(), report.failure, report.failure_index),
         headers={POSITION_HEADER: str(report.position)},

@@ -32,6 +32,7 @@ import msgspec
 import psycopg
 from psycopg.rows import dict_row
 
+from service.children import child_environment, opens_elsewhere
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
@@ -40,7 +41,6 @@ from service.projections.rebuild import StoryFolds, StoryRows, fold_story, store
 PARALLEL_FROM = 50_000
 # Stories sent to each worker before its first answer is awaited.
 AHEAD_PER_WORKER = 4
-ROOT = Path(__file__).resolve().parents[2]
 
 encode_rows = msgspec.msgpack.Encoder().encode
 decode_rows = msgspec.msgpack.Decoder(StoryRows).decode
@@ -53,14 +53,9 @@ def fold_workers_for(database: str, events: int, cpus: int | None = None) -> int
     cpus = os.cpu_count() if cpus is None else cpus
     if events < PARALLEL_FROM or not cpus or cpus < 2:
         return 0
-    if not is_postgres_url(database) and not Path(database).is_file():
+    if not opens_elsewhere(database):
         return 0
     return min(cpus, 4)
-
-
-def search_path() -> str:
-    """``PYTHONPATH`` for a worker: this checkout first, so it imports the same service."""
-    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 class StoredStories:
@@ -90,7 +85,7 @@ class Worker:
             [sys.executable, "-m", "service.projections.fold_workers"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": search_path()},
+            env=child_environment(),
         )
         self.sent: deque[str] = deque()
         self._line([database, statement])

@@ -313,6 +313,11 @@ def test_the_log_and_provenance_are_served_and_verify_agrees(server: Server) -> 
     verified = cli(server.database, "verify").stdout.splitlines()
     assert verified[0] == "stored events: 2, of which 1 reporting events; 1 match their digests"
     assert verified[-1] == "OK: the log and the projections verify"
+    admin = create_token(server.database, "auditor", "admin")
+    # The server verifies in a child process (decision 021) and answers the same checks.
+    over_http = httpx.get(f"{server.url}/v1/log/verify", headers=bearer(admin), timeout=60)
+    assert over_http.status_code == 200, server.log.read_text()[-3000:]
+    assert over_http.json()["checked"] == verified
 
 
 def test_concurrent_writers_to_many_stories_are_all_stored_and_verify(server: Server) -> None:

@@ -12,15 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 import psycopg
 import pytest
 
 from domain.story import digest_of
 from service.application import Ledger
+from service.audit import verify_child
 from service.audit.commands import cmd_verify
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
+from service.audit.verify_child import VerifyFailed, verify_apart
 from service.persistence import is_postgres_url
 from service.projections.rows import decode_recorded
 from tests.service.conftest import SteppingClock
@@ -252,6 +255,42 @@ def test_the_command_exits_0_then_1_naming_the_index(
         raw.delete(raw.position_of(5))
     assert cmd_verify(args, ledger) == 1
     assert "FAILED: index 5:" in capsys.readouterr().err
+
+
+def refuse_here(ledger: Ledger) -> VerifyReport:
+    raise AssertionError("verify ran in the server's own process")
+
+
+def test_a_verification_apart_runs_in_a_child_and_names_the_index(
+    ledger: Ledger, raw: Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_child, "verify", refuse_here)  # the child imports its own
+    assert anyio.run(verify_apart, ledger).lines() == verify(ledger).lines()
+    raw.run("DELETE FROM kw_claim_acts WHERE position = ?", (raw.position_of(8),))
+    failed_at(anyio.run(verify_apart, ledger), 8, "kw_claim_acts")
+
+
+def test_a_child_that_fails_raises_with_its_error(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database, " * 512)
+    monkeypatch.setattr(ledger, "database", str(garbage))
+    with pytest.raises(VerifyFailed, match="exited with 1") as failed:
+        anyio.run(verify_apart, ledger)
+    assert "file is not a database" in str(failed.value)
+
+
+def test_a_database_in_memory_is_verified_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_memory = Ledger(":memory:", clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    try:
+        append_some(in_memory, "a")
+        assert anyio.run(verify_apart, in_memory).ok
+        monkeypatch.setattr(verify_child, "verify", refuse_here)
+        with pytest.raises(AssertionError, match="own process"):
+            anyio.run(verify_apart, in_memory)
+    finally:
+        in_memory.close()
 
 
 def test_a_changed_state_row_is_named_with_its_index(ledger: Ledger, raw: Raw) -> None:

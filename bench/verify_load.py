@@ -1,0 +1,109 @@
+"""What a ``GET /v1/log/verify`` costs the server it runs in: knowledge GETs (uncached answers)
+under ``wrk`` before and while a verification runs, and the server's resident memory
+(decision 021's figures).
+
+    .venv/bin/python -m bench.verify_load --database <a store> [--seconds 15]
+
+The store is served as it is (use a copy: an admin token is added to it). Needs ``wrk``.
+Printed: GETs per s and p50/p99 without a verification, then while one runs (starting a second
+after the verification), the verification's duration, and the server's RSS and peak RSS after
+each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from time import perf_counter, sleep
+from typing import Any
+
+from bench.measure_http import free_port, get_load, memory_mb, serving
+from bench.questions import knowledge_path, sample_questions
+from service.application import Ledger
+
+CONNECTIONS = 16
+PATHS = 500
+
+
+def admin_token(env: dict[str, str]) -> str:
+    """A new admin token in the served database, through the CLI."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "token", "create", "verify-load", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def knowledge_paths(database: str) -> list[str]:
+    """Knowledge paths of random (story, T, R), as the bench asks them."""
+    ledger = Ledger(database)
+    try:
+        return [knowledge_path(q) for q in sample_questions(ledger, 3, PATHS)]
+    finally:
+        ledger.close()
+
+
+def verification(port: int, token: str, found: dict[str, Any]) -> None:
+    """GET /v1/log/verify; its status, verdict and duration go into ``found``."""
+    start = perf_counter()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/log/verify", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=3600) as answer:
+        found["status"] = answer.status
+        found["ok"] = b'"ok":true' in answer.read()
+    found["seconds"] = round(perf_counter() - start, 1)
+
+
+def resident(pid: int) -> str:
+    """The server's resident and peak resident memory."""
+    found = memory_mb(pid)
+    return f"server RSS {found['rss_mb']:.1f} MiB (peak {found['hwm_mb']:.1f})"
+
+
+def shown(load: dict[str, Any]) -> str:
+    return (
+        f"{load['requests_per_s']:.0f} GETs/s, p50 {load['p50_us'] / 1000:.1f} ms,"
+        f" p99 {load['p99_us'] / 1000:.1f} ms, {load['errors']} errors"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    env = {**os.environ, "KNEWWHEN_DATABASE": args.database, "KNEWWHEN_ANSWER_CACHE_BYTES": "0"}
+    token = admin_token(env)
+    paths = knowledge_paths(args.database)
+    port = free_port()
+    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        serving(
+            [*command, "--port", str(port)], port, "/healthz", env, Path(scratch) / "log"
+        ) as server,
+    ):
+        get_load(port, paths, 3, CONNECTIONS, Path(scratch))  # warm-up
+        alone = get_load(port, paths, args.seconds, CONNECTIONS, Path(scratch))
+        print(f"without a verification: {shown(alone)}; {resident(server.pid)}")
+        verified: dict[str, Any] = {}
+        running = threading.Thread(target=verification, args=(port, token, verified))
+        running.start()
+        sleep(1)
+        beside = get_load(port, paths, args.seconds, CONNECTIONS, Path(scratch))
+        print(f"while one runs: {shown(beside)}; {resident(server.pid)}")
+        running.join()
+        print(f"verification: {verified}; {resident(server.pid)}")
+
+
+if __name__ == "__main__":
+    main()
