@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 from time import perf_counter, sleep
@@ -57,9 +58,12 @@ def verification(port: int, token: str, found: dict[str, Any]) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/log/verify", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(request, timeout=3600) as answer:
-        found["status"] = answer.status
-        found["ok"] = b'"ok":true' in answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=3600) as answer:
+            found["status"] = answer.status
+            found["ok"] = b'"ok":true' in answer.read()
+    except urllib.error.HTTPError as refused:
+        found["status"] = refused.code
     found["seconds"] = round(perf_counter() - start, 1)
 
 
@@ -103,6 +107,8 @@ def main() -> None:
         print(f"while one runs: {shown(beside)}; {resident(server.pid)}")
         running.join()
         print(f"verification: {verified}; {resident(server.pid)}")
+        if verified.get("status") != 200:
+            print((Path(scratch) / "log").read_text(errors="replace")[-3000:])
 
 
 if __name__ == "__main__":

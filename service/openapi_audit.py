@@ -96,6 +96,9 @@ def paths() -> dict[str, Any]:
         "get": {
             "summary": "Verify (admins): recompute the log from the stored events, check every "
             "tree head and every projection table; the first failing leaf index",
+            "description": "Runs in a child process of the server (minutes at a million events,"
+            " while the server goes on answering); one at a time per server process: a second"
+            " request waits for the first to finish.",
             "security": [{"bearer": []}],
             "responses": {
                 "200": {
