@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -18,7 +19,7 @@ from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
 from service.settings import Settings
 from service.tips import AsyncTips
-from service.tokens import Principal, TokenStore
+from service.tokens import LoopTokenCheck, Principal, TokenCheckBusy, TokenStore
 
 REALM = 'Bearer realm="knewwhen"'
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Services:
     freshness: Freshness = field(init=False)
     # One verification at a time (each is a child process of ~130 MB at a million events).
     verifications: anyio.Lock = field(init=False)
+    loop_tokens: LoopTokenCheck | None = field(init=False)  # SQLite: tokens checked on the loop
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
@@ -48,12 +50,15 @@ class Services:
         object.__setattr__(self, "asked", AskedBefore())
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
         object.__setattr__(self, "verifications", anyio.Lock())
+        object.__setattr__(self, "loop_tokens", LoopTokenCheck.of(self.ledger.database))
 
     def close(self) -> None:
         """Release what the services opened (not the ledger, which their maker owns): the
         writer thread stops once it has written what is queued."""
         self.appends.close()
         self.freshness.close()
+        if self.loop_tokens is not None:
+            self.loop_tokens.close()
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
         """Run blocking database work in a worker thread, at most ``reads_at_once``.
@@ -90,6 +95,15 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
+async def principal_of(found: Services, token: str) -> Principal | None:
+    """The principal of ``token``, or None: on the event loop when the database allows it
+    (a SQLite file, not locked), else in a read thread."""
+    if found.loop_tokens is not None:
+        with contextlib.suppress(TokenCheckBusy):
+            return found.loop_tokens.authenticate(token)
+    return await found.in_thread(found.tokens.authenticate, token)
+
+
 async def authorize(request: Request, *, write: bool) -> Principal | None:
     """Check the request's token for a read or a write; the principal is kept for the log."""
     found = services(request)
@@ -98,7 +112,7 @@ async def authorize(request: Request, *, write: bool) -> Principal | None:
         if write or found.settings.read_token_required:
             raise unauthorized("this request needs a bearer token")
         return None
-    principal = await found.in_thread(found.tokens.authenticate, token)
+    principal = await principal_of(found, token)
     if principal is None:
         raise unauthorized("the bearer token is not valid (unknown or revoked)", "invalid_token")
     request.state.principal = principal

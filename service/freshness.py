@@ -28,16 +28,19 @@ Known = tuple[int, StoryTip | None]
 """The applied position and a story's tip (None: no such story)."""
 
 
-def data_version_connection(database: str) -> sqlite3.Connection | None:
-    """A read-only connection to the SQLite file ``database`` that never holds a transaction
-    open; None for PostgreSQL or an in-memory database."""
+def loop_connection(database: str, timeout: float = 5.0) -> sqlite3.Connection | None:
+    """A read-only connection to the SQLite file ``database`` for reads on the event loop: it
+    never holds a transaction open, and waits at most ``timeout`` seconds for a lock; None for
+    PostgreSQL or an in-memory database (those reads then go to the database another way)."""
     if is_postgres_url(database) or database.startswith(":memory:") or "mode=memory" in database:
         return None
     uri = Path(database).expanduser().resolve().as_uri() + "?mode=ro"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        return sqlite3.connect(
+            uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error:
-        return None  # every question asks the database, as on PostgreSQL
+        return None
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -60,7 +63,7 @@ class Freshness:
     @classmethod
     def of(cls, database: str) -> Freshness:
         """Tips for ``database`` (a SQLite file, or a PostgreSQL URL: none ever known)."""
-        return cls(data_version_connection(database))
+        return cls(loop_connection(database))  # None: every question asks the database
 
     def close(self) -> None:
         """Close the connection the version is read on."""

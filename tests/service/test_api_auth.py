@@ -9,8 +9,18 @@ from starlette.testclient import TestClient
 
 from service.api import create_app
 from service.application import Ledger
+from service.persistence import is_postgres_url
 from service.settings import Settings
-from service.tokens import BadTokenName, TokenStore, create_token, digest, revoke_token
+from service.tokens import (
+    BadTokenName,
+    LoopTokenCheck,
+    Principal,
+    TokenCheckBusy,
+    TokenStore,
+    create_token,
+    digest,
+    revoke_token,
+)
 from tests.service.wire import EVENTS, bearer, leak
 
 
@@ -121,3 +131,60 @@ def test_reads_can_require_a_token(guarded: TestClient, tokens: dict[str, str]) 
 def test_health_and_the_api_document_stay_open(guarded: TestClient) -> None:
     assert guarded.get("/healthz").status_code == 200
     assert guarded.get("/openapi.json").status_code == 200
+
+
+def test_tokens_are_checked_on_the_event_loop_where_the_database_allows(
+    client: TestClient,
+    tokens: dict[str, str],
+    ledger: Ledger,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite: on the loop, no read thread asked; PostgreSQL: in a read thread, as before."""
+    in_threads: list[str] = []
+    in_thread = TokenStore.authenticate
+
+    def counted(self: TokenStore, token: str) -> Principal | None:
+        in_threads.append(token)
+        return in_thread(self, token)
+
+    monkeypatch.setattr(TokenStore, "authenticate", counted)
+    assert client.post(EVENTS, json=leak(), headers=bearer(tokens["writer"])).status_code == 201
+    assert client.post(EVENTS, json=leak(), headers=bearer("kw_wrong")).status_code == 401
+    assert revoke_token(ledger, "newsroom") is True  # over another connection: seen at once
+    assert client.post(EVENTS, json=leak(), headers=bearer(tokens["writer"])).status_code == 401
+    assert len(in_threads) == (3 if is_postgres_url(database) else 0)
+
+
+def busy(self: LoopTokenCheck, token: str) -> Principal | None:
+    raise TokenCheckBusy("database is locked")
+
+
+def test_a_busy_loop_check_or_none_asks_a_read_thread(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LoopTokenCheck, "authenticate", busy)
+    r = client.post(EVENTS, json=leak(), headers=bearer(tokens["admin"]))
+    assert r.status_code == 201
+    assert r.json()["recorded_by"] == "editor"
+    assert client.post(EVENTS, json=leak(), headers=bearer("kw_wrong")).status_code == 401
+
+
+def test_the_loop_check_answers_as_the_token_store(database: str, ledger: Ledger) -> None:
+    check = LoopTokenCheck.of(database)
+    if is_postgres_url(database):
+        assert check is None
+        return
+    assert check is not None
+    store = TokenStore.of(ledger)
+    try:
+        first = create_token(ledger, "desk", "writer")
+        second = create_token(ledger, "desk", "admin")  # replaces the first
+        other = create_token(ledger, "other", "reader")
+        revoke_token(ledger, "other")
+        for token in (first, second, other, second + "x", "", "kw_" + "a" * 300):
+            assert check.authenticate(token) == store.authenticate(token)
+        assert check.authenticate(second) == Principal(name="desk", role="admin")
+    finally:
+        check.close()
+    assert LoopTokenCheck.of(":memory:") is None
