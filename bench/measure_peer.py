@@ -1,8 +1,11 @@
 """The peer: the bare ``eventsourcing`` library, saving and reading the same events.
 
 Its defaults (the JSON transcoder, UUID ids, no projections), one aggregate per story whose
-event carries the line as a dict, saved in the import's batches, with the same aggregate
-cache the ledger uses. Lines are parsed with msgspec so the peer is not charged for ``json``.
+event carries the line as a dict, saved in the import's batches and in the order the import
+writes the lines (each story's together within a window: grouped so, the peer saved the
+bench's 300k file at 20,462-24,075 events/s against 10,386-13,757 in file order), with the
+same aggregate cache the ledger uses. Lines are parsed with msgspec so the peer is not
+charged for ``json``.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def save(job: PeerJob) -> dict[str, Any]:
     app = Newswire(env=peer_environment(job.database))
     events = 0
     start = perf_counter()
-    for chunk in batches(Path(job.file), batch_limit(job.database)):
+    for chunk in batches(Path(job.file), batch_limit(job.database), by_story=True):
         threads: dict[str, Thread] = {}
         for raw in chunk:
             line = msgspec.json.decode(raw)

@@ -18,7 +18,7 @@ import psycopg
 from msgspec import Struct
 
 from domain.events import AnyReportingEvent
-from service.importer import BatchLimit, batch_limit, in_batches
+from service.importer import WINDOW_LINES, BatchLimit, batch_limit, in_batches, lines_by_story
 from service.persistence import SQLITE_PAGE_SIZE, is_postgres_url
 
 decode_event = msgspec.json.Decoder(AnyReportingEvent).decode
@@ -32,10 +32,16 @@ class RawJob(Struct, frozen=True):
     file: str = ""
 
 
-def batches(path: Path, limit: BatchLimit) -> Iterator[list[bytes]]:
-    """The file's non-blank lines, without newlines, in the import's transactions."""
+def batches(path: Path, limit: BatchLimit, *, by_story: bool = False) -> Iterator[list[bytes]]:
+    """The file's non-blank lines, without newlines, in the import's transactions: in file
+    order, or with ``by_story`` in the order the import writes them (each story's lines
+    together within its windows, decision 020)."""
     with path.open("rb") as stream:
-        lines = (line.rstrip(b"\n") for line in stream if line.strip())
+        if by_story:
+            found = (raw for _, raw in lines_by_story(stream, WINDOW_LINES))
+        else:
+            found = (raw for raw in stream if raw.strip())
+        lines = (line.rstrip(b"\n") for line in found)
         yield from in_batches(lines, lambda line: len(line) + 1, limit)
 
 

@@ -142,11 +142,18 @@ _story_of_line = msgspec.json.Decoder(StoryOfLine).decode
 
 def story_runs(stream: BinaryIO, window: int) -> Iterator[Line]:
     """The file's lines, decoded, with each story's lines brought together within windows of
-    ``window`` lines: a story's lines keep their order, the windows keep the file's. A
+    ``window`` lines (``lines_by_story``). The file is validated already; a line that no longer
+    decodes is rejected by ``decode_line`` as in ``read_lines``."""
+    for number, raw in lines_by_story(stream, window):
+        yield decode_line(number, raw)
+
+
+def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines with their numbers, each story's lines brought together within
+    windows of ``window`` lines: a story's lines keep their order, the windows keep the file's. A
     transaction then holds fewer stories with more events each, and a story is re-folded fewer
     times. A window is read twice: once for each line's story and offset (all it holds), then
-    story by story, seeking to each line. The file is validated already; a line that no longer
-    decodes is rejected by ``decode_line`` as in ``read_lines``."""
+    story by story, seeking to each line."""
     offset, number = stream.tell(), 0
     while True:
         runs: dict[str, tuple[array[int], array[int]]] = {}
@@ -165,7 +172,7 @@ def story_runs(stream: BinaryIO, window: int) -> Iterator[Line]:
         for numbers, offsets in runs.values():
             for line_number, line_offset in zip(numbers, offsets, strict=True):
                 stream.seek(line_offset)
-                yield decode_line(line_number, stream.readline())
+                yield line_number, stream.readline()
         stream.seek(offset)
 
 
