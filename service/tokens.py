@@ -130,13 +130,13 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid token, or None; digests are compared in constant time."""
-        if not token or len(token) > MAX_TOKEN_LENGTH:
+        presented = presented_digest(token)
+        if presented is None:
             return None
-        presented = digest(token)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self.by_digest, (presented,))
             rows: list[Any] = list(cursor.fetchall())
-        return principal_of(rows, presented)
+        return matching_principal(rows, presented)
 
 
 class LoopTokenCheck:
@@ -161,21 +161,29 @@ class LoopTokenCheck:
 
     def authenticate(self, token: str) -> Principal | None:
         """As ``TokenStore.authenticate``; raises ``TokenCheckBusy`` rather than wait."""
-        if not token or len(token) > MAX_TOKEN_LENGTH:
+        presented = presented_digest(token)
+        if presented is None:
             return None
-        presented = digest(token)
         try:
             rows = self._connection.execute(BY_DIGEST, (presented,)).fetchall()
         except sqlite3.OperationalError as busy:
             raise TokenCheckBusy(str(busy)) from busy
-        return principal_of(rows, presented)
+        return matching_principal(rows, presented)
 
 
 class TokenCheckBusy(Exception):
     """The database could not be read at once; ask ``TokenStore.authenticate`` instead."""
 
 
-def principal_of(rows: Iterable[Any], presented: str) -> Principal | None:
+def presented_digest(token: str) -> str | None:
+    """The digest to look a presented token up by; None for one no table can hold (empty, or
+    longer than any token made)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return digest(token)
+
+
+def matching_principal(rows: Iterable[Any], presented: str) -> Principal | None:
     """The principal of the row whose digest is ``presented`` (compared in constant time)."""
     for row in rows:
         if hmac.compare_digest(row["token_sha256"], presented):
