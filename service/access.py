@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
+import psycopg
 from anyio import CapacityLimiter
 from starlette.requests import Request
 
@@ -19,7 +20,13 @@ from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
 from service.settings import Settings
 from service.tips import AsyncTips
-from service.tokens import LoopTokenCheck, Principal, TokenCheckBusy, TokenStore
+from service.tokens import (
+    AsyncTokenCheck,
+    LoopTokenCheck,
+    Principal,
+    TokenCheckBusy,
+    TokenStore,
+)
 
 REALM = 'Bearer realm="knewwhen"'
 T = TypeVar("T")
@@ -40,7 +47,10 @@ class Services:
     freshness: Freshness = field(init=False)
     # One verification at a time (each is a child process of ~130 MB at a million events).
     verifications: anyio.Lock = field(init=False)
-    loop_tokens: LoopTokenCheck | None = field(init=False)  # SQLite: tokens checked on the loop
+    # Tokens checked on the event loop: SQLite over a connection of the check's own,
+    # PostgreSQL over the tips' pool (decision 022).
+    loop_tokens: LoopTokenCheck | None = field(init=False)
+    async_tokens: AsyncTokenCheck | None = field(init=False)
 
     def __post_init__(self) -> None:
         # Made inside the lifespan, on the event loop the limiter belongs to.
@@ -51,6 +61,8 @@ class Services:
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
         object.__setattr__(self, "verifications", anyio.Lock())
         object.__setattr__(self, "loop_tokens", LoopTokenCheck.of(self.ledger.database))
+        pooled = None if self.tips is None else AsyncTokenCheck(self.tips.pool)
+        object.__setattr__(self, "async_tokens", pooled)
 
     def close(self) -> None:
         """Release what the services opened (not the ledger, which their maker owns): the
@@ -96,11 +108,14 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def principal_of(found: Services, token: str) -> Principal | None:
-    """The principal of ``token``, or None: on the event loop when the database allows it
-    (a SQLite file, not locked), else in a read thread."""
+    """The principal of ``token``, or None: on the event loop where it can be read there (a
+    SQLite file not locked; PostgreSQL with the loop's pool up), else in a read thread."""
     if found.loop_tokens is not None:
         with contextlib.suppress(TokenCheckBusy):
             return found.loop_tokens.authenticate(token)
+    elif found.async_tokens is not None:
+        with contextlib.suppress(psycopg.OperationalError):
+            return await found.async_tokens.authenticate(token)
     return await found.in_thread(found.tokens.authenticate, token)
 
 

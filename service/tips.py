@@ -43,17 +43,22 @@ class AsyncTips:
 
     @classmethod
     async def open(cls, url: str) -> AsyncTips:
-        """A pool for the database at ``url``, open and checked: the sender's connection, and
-        a spare for when that one breaks."""
+        """A pool for the database at ``url``, open and checked: the sender's connection, a
+        spare for when that one breaks, and one for token checks (decision 022)."""
         pool: AsyncConnectionPool[AsyncConnection[dict[str, object]]] = AsyncConnectionPool(
             url,
             min_size=1,
-            max_size=2,
+            max_size=3,
             kwargs={"autocommit": True, "row_factory": dict_row, "options": GENERIC_PLANS},
             open=False,
         )
         await pool.open(wait=True)
         return cls(pool)
+
+    @property
+    def pool(self) -> AsyncConnectionPool[AsyncConnection[dict[str, object]]]:
+        """The pool, for other short reads on the loop (bearer tokens: ``service.tokens``)."""
+        return self._pool
 
     async def close(self) -> None:
         """Stop the sender (reads still waiting are cancelled), close the pool."""

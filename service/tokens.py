@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from msgspec import Struct
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from service.application import Ledger
 from service.freshness import loop_connection
-from service.projections.dialect import Dialect
+from service.projections.dialect import POSTGRES, Dialect
 from service.projections.reader import Datastore
 from service.projections.rows import micros
 
@@ -49,6 +51,7 @@ BY_DIGEST = (
     " AND t.id = (SELECT MAX(l.id) FROM kw_tokens l WHERE l.name = t.name)"
 )
 """A token's name and role if its digest (the parameter) is its name's latest created row."""
+POSTGRES_BY_DIGEST = POSTGRES.sql(BY_DIGEST)
 
 
 class Principal(Struct, frozen=True):
@@ -168,6 +171,25 @@ class LoopTokenCheck:
             rows = self._connection.execute(BY_DIGEST, (presented,)).fetchall()
         except sqlite3.OperationalError as busy:
             raise TokenCheckBusy(str(busy)) from busy
+        return matching_principal(rows, presented)
+
+
+class AsyncTokenCheck:
+    """``TokenStore.authenticate`` on the event loop, for PostgreSQL: the same statement over
+    an asynchronous connection of the loop's pool (``AsyncTips.pool``), so the request waits
+    for the round trip without a thread (decision 022)."""
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[dict[str, object]]]) -> None:
+        self._pool = pool
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """As ``TokenStore.authenticate``."""
+        presented = presented_digest(token)
+        if presented is None:
+            return None
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(POSTGRES_BY_DIGEST, (presented,))
+            rows = await cursor.fetchall()
         return matching_principal(rows, presented)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 
@@ -11,7 +13,9 @@ from service.api import create_app
 from service.application import Ledger
 from service.persistence import is_postgres_url
 from service.settings import Settings
+from service.tips import AsyncTips
 from service.tokens import (
+    AsyncTokenCheck,
     BadTokenName,
     LoopTokenCheck,
     Principal,
@@ -140,7 +144,8 @@ def test_tokens_are_checked_on_the_event_loop_where_the_database_allows(
     database: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """SQLite: on the loop, no read thread asked; PostgreSQL: in a read thread, as before."""
+    """On the loop, no read thread asked: SQLite over a connection of its own, PostgreSQL over
+    the loop's pool (what ``create_app`` opens)."""
     in_threads: list[str] = []
     in_thread = TokenStore.authenticate
 
@@ -153,38 +158,54 @@ def test_tokens_are_checked_on_the_event_loop_where_the_database_allows(
     assert client.post(EVENTS, json=leak(), headers=bearer("kw_wrong")).status_code == 401
     assert revoke_token(ledger, "newsroom") is True  # over another connection: seen at once
     assert client.post(EVENTS, json=leak(), headers=bearer(tokens["writer"])).status_code == 401
-    assert len(in_threads) == (3 if is_postgres_url(database) else 0)
+    assert in_threads == []
 
 
 def busy(self: LoopTokenCheck, token: str) -> Principal | None:
     raise TokenCheckBusy("database is locked")
 
 
-def test_a_busy_loop_check_or_none_asks_a_read_thread(
+async def unreachable(self: AsyncTokenCheck, token: str) -> Principal | None:
+    raise psycopg.OperationalError("the pool has no connection")
+
+
+def test_a_busy_or_unreachable_loop_check_asks_a_read_thread(
     client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(LoopTokenCheck, "authenticate", busy)
+    monkeypatch.setattr(AsyncTokenCheck, "authenticate", unreachable)
     r = client.post(EVENTS, json=leak(), headers=bearer(tokens["admin"]))
     assert r.status_code == 201
     assert r.json()["recorded_by"] == "editor"
     assert client.post(EVENTS, json=leak(), headers=bearer("kw_wrong")).status_code == 401
 
 
-def test_the_loop_check_answers_as_the_token_store(database: str, ledger: Ledger) -> None:
-    check = LoopTokenCheck.of(database)
-    if is_postgres_url(database):
-        assert check is None
-        return
-    assert check is not None
-    store = TokenStore.of(ledger)
+async def loop_answers(database: str, tokens: list[str]) -> list[Principal | None]:
+    """What the loop's check (SQLite's or PostgreSQL's, as the services pick) says of each."""
+    if not is_postgres_url(database):
+        check = LoopTokenCheck.of(database)
+        assert check is not None
+        try:
+            return [check.authenticate(token) for token in tokens]
+        finally:
+            check.close()
+    assert LoopTokenCheck.of(database) is None
+    tips = await AsyncTips.open(database)
     try:
-        first = create_token(ledger, "desk", "writer")
-        second = create_token(ledger, "desk", "admin")  # replaces the first
-        other = create_token(ledger, "other", "reader")
-        revoke_token(ledger, "other")
-        for token in (first, second, other, second + "x", "", "kw_" + "a" * 300):
-            assert check.authenticate(token) == store.authenticate(token)
-        assert check.authenticate(second) == Principal(name="desk", role="admin")
+        pooled = AsyncTokenCheck(tips.pool)
+        return [await pooled.authenticate(token) for token in tokens]
     finally:
-        check.close()
+        await tips.close()
+
+
+def test_the_loop_check_answers_as_the_token_store(database: str, ledger: Ledger) -> None:
+    store = TokenStore.of(ledger)
+    first = create_token(ledger, "desk", "writer")
+    second = create_token(ledger, "desk", "admin")  # replaces the first
+    other = create_token(ledger, "other", "reader")
+    revoke_token(ledger, "other")
+    asked = [first, second, other, second + "x", "", "kw_" + "a" * 300]
+    answers = anyio.run(loop_answers, database, asked)
+    assert answers == [store.authenticate(token) for token in asked]
+    assert answers[1] == Principal(name="desk", role="admin")
     assert LoopTokenCheck.of(":memory:") is None
