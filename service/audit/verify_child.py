@@ -12,6 +12,7 @@ JSON on its standard output.
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import anyio
 import msgspec
@@ -31,18 +32,23 @@ class VerifyFailed(RuntimeError):
     """The child process ended without a report."""
 
 
-async def verify_apart(ledger: Ledger) -> VerifyReport:
+async def verify_apart(ledger: Ledger, scratch_in: str | None = None) -> VerifyReport:
     """``verify(ledger)`` in a child process over the same database; in a thread of this one
     when no other process can open the database (SQLite in memory). If the caller is
-    cancelled, the child is killed."""
+    cancelled, the child is killed.
+
+    The child's temporary files (its scratch fold, the size of the projections) go into a
+    directory this process makes (in ``scratch_in``, default the system's) and removes when the
+    child has ended, however it ended: a killed child cannot remove its own."""
     if not opens_elsewhere(ledger.database):
         return await run_in_threadpool(verify, ledger)
-    done = await anyio.run_process(
-        [sys.executable, "-m", __name__],
-        input=msgspec.json.encode(ledger.database),
-        env=child_environment(),
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="knewwhen-verify-child-", dir=scratch_in) as scratch:
+        done = await anyio.run_process(
+            [sys.executable, "-m", __name__],
+            input=msgspec.json.encode(ledger.database),
+            env={**child_environment(), "TMPDIR": scratch},
+            check=False,
+        )
     if done.returncode != 0:
         errors = done.stderr.decode(errors="replace")[-STDERR_TAIL:]
         raise VerifyFailed(f"verify's child process exited with {done.returncode}:\n{errors}")

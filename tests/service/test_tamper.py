@@ -17,6 +17,7 @@ import msgspec
 import psycopg
 import pytest
 
+from bench.generate import Shape, generate
 from domain.story import digest_of
 from service.application import Ledger
 from service.audit import verify_child
@@ -24,6 +25,7 @@ from service.audit.commands import cmd_verify
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.audit.verify_child import VerifyFailed, verify_apart
+from service.importer import import_file
 from service.persistence import is_postgres_url
 from service.projections.rows import decode_recorded
 from tests.service.conftest import SteppingClock
@@ -358,3 +360,37 @@ def icu_database(admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def cancel_once_folding(ledger: Ledger, scratch: Path) -> bool:
+    """Start a verification apart, cancel it once its child writes its scratch fold; whether
+    the fold was seen."""
+    seen = False
+    async with anyio.create_task_group() as group:
+
+        async def verifying() -> None:
+            await verify_apart(ledger, str(scratch))
+
+        group.start_soon(verifying)
+        with anyio.move_on_after(60):
+            while not seen:
+                seen = any(scratch.glob("*/*/fold.sqlite3"))
+                await anyio.sleep(0.002)
+        group.cancel_scope.cancel()
+    return seen
+
+
+def test_a_cancelled_verification_leaves_no_scratch_files(database: str, tmp_path: Path) -> None:
+    """The child is killed, so it cannot remove its scratch fold: this process does."""
+    lines = generate(Shape(events=3000, events_per_story=300), tmp_path).path
+    ledger = Ledger(database)
+    try:
+        import_file(ledger, lines, recorded_by="test")
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        assert anyio.run(cancel_once_folding, ledger, scratch)
+        assert list(scratch.iterdir()) == []
+        assert anyio.run(verify_apart, ledger, str(scratch)).ok
+        assert list(scratch.iterdir()) == []
+    finally:
+        ledger.close()
