@@ -2,7 +2,7 @@
 
 A document's revisions are never read from the stream: its acts (``kw_document_acts``, each
 with its ``recorded_at``) are folded by ``service.revisions``. Lists of documents are
-one probe per document of the bitemporal ``kw_document_states``; a URL is one probe of
+one scan of the story's rows of the bitemporal ``kw_document_states``; a URL is one probe of
 ``kw_document_urls``.
 """
 
@@ -18,9 +18,10 @@ from domain.knowledge import DocumentState, Visibility
 from service.application import Ledger
 from service.projections.dialect import LATEST_STATE_FIRST, Dialect
 from service.projections.reader import (
-    DOCUMENTS_AT,
+    DOCUMENT_STATES_UP_TO,
     Datastore,
     decode_document_state,
+    document_states,
     recorded_bound,
 )
 from service.projections.rows import decode_document_act, from_micros, micros, url_key
@@ -103,7 +104,7 @@ class Documents:
             " WHERE story = ? AND document = ? AND recorded_at < ?"
             " ORDER BY published_at, position"
         )
-        self.states_at = q(DOCUMENTS_AT)
+        self.states_at = q(DOCUMENT_STATES_UP_TO)
         self.latest_state = q(
             "SELECT s.state FROM kw_document_states s WHERE s.story = ? AND s.document = ?"
             + LATEST_STATE_FIRST
@@ -177,8 +178,9 @@ class Documents:
     ) -> list[DocumentSummary]:
         """The story's documents public at ``at``, by (public_since, id)."""
         t = micros(at)
-        rows = self._rows(self.states_at, (recorded_bound(recorded_before), t, story, t))
-        states = [decode_document_state(row["state"]) for row in rows if row["state"]]
+        states = document_states(
+            self._rows(self.states_at, (story, t, recorded_bound(recorded_before)))
+        )
         states.sort(key=lambda s: (s.public_since, s.id))
         return [document_summary(s) for s in states]
 
