@@ -34,14 +34,13 @@ from bench.measure_http import (
     HttpPlan,
     free_port,
     get_load,
+    new_token,
     post_requests,
     python_load,
     serving,
-    writer_token,
 )
-from bench.questions import knowledge_path, sample_questions
+from bench.questions import knowledge_paths
 from bench.stats import percentile
-from service.application import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,13 +80,9 @@ def compare(
 ) -> dict[str, list[Round]]:
     """Serve each revision over ``database`` and load them in turn for ``rounds`` rounds:
     GETs of knowledge for ``seconds``, or ``posts`` single-event POSTs."""
-    ledger = Ledger(database)
-    try:
-        paths = [knowledge_path(q) for q in sample_questions(ledger, 1, 1000)]
-    finally:
-        ledger.close()
+    paths = knowledge_paths(database, 1, 1000)
     env = {**os.environ, "KNEWWHEN_DATABASE": database}
-    token = writer_token(env) if posts else ""
+    token = new_token(env) if posts else ""
     run = secrets.token_hex(3)  # new stories each invocation: a second one must not re-send
     found: dict[str, list[Round]] = {revision: [] for revision in revisions}
     with tempfile.TemporaryDirectory(prefix="knewwhen-ab-") as scratch, ExitStack() as stack:

@@ -184,10 +184,10 @@ def post_requests(plan: HttpPlan, prefix: str, token: str, connections: int) -> 
     return list(by_story.values())
 
 
-def writer_token(env: dict[str, str]) -> str:
-    """A new writer token in the served database, through the CLI."""
+def new_token(env: dict[str, str], role: str = "writer") -> str:
+    """A new token of ``role``, named ``bench-<role>``, in the served database, through the CLI."""
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "token", "create", "bench", "--role", "writer"],
+        [sys.executable, "-m", "service.cli", "token", "create", f"bench-{role}", "--role", role],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -204,7 +204,7 @@ def measure_http(
     then POSTs; the server's memory last. Then the same GETs of a server that caches no
     answers (``KNEWWHEN_ANSWER_CACHE_BYTES=0``): every request computes its answer."""
     env = {**os.environ, "KNEWWHEN_DATABASE": database}
-    token = writer_token(env)
+    token = new_token(env)
     hello_port, port = free_port(), free_port()
     hello_cmd = [sys.executable, "-m", "bench.hello", "--port", str(hello_port)]
     serve_cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]

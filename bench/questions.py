@@ -64,3 +64,12 @@ def knowledge_path(question: Question) -> str:
     if question.recorded_before is not None:
         path += f"&recorded_before={rfc3339(question.recorded_before)}"
     return path
+
+
+def knowledge_paths(database: str, seed: int, count: int) -> list[str]:
+    """The knowledge paths of ``count`` sampled questions about the stories in ``database``."""
+    ledger = Ledger(database)
+    try:
+        return [knowledge_path(q) for q in sample_questions(ledger, seed, count)]
+    finally:
+        ledger.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,32 +23,11 @@ from pathlib import Path
 from time import perf_counter, sleep
 from typing import Any
 
-from bench.measure_http import free_port, get_load, memory_mb, serving
-from bench.questions import knowledge_path, sample_questions
-from service.application import Ledger
+from bench.measure_http import free_port, get_load, memory_mb, new_token, serving
+from bench.questions import knowledge_paths
 
 CONNECTIONS = 16
 PATHS = 500
-
-
-def admin_token(env: dict[str, str]) -> str:
-    """A new admin token in the served database, through the CLI."""
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", "token", "create", "verify-load", "--role", "admin"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
-def knowledge_paths(database: str) -> list[str]:
-    """Knowledge paths of random (story, T, R), as the bench asks them."""
-    ledger = Ledger(database)
-    try:
-        return [knowledge_path(q) for q in sample_questions(ledger, 3, PATHS)]
-    finally:
-        ledger.close()
 
 
 def verification(port: int, token: str, found: dict[str, Any]) -> None:
@@ -86,8 +64,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     args = parser.parse_args()
     env = {**os.environ, "KNEWWHEN_DATABASE": args.database, "KNEWWHEN_ANSWER_CACHE_BYTES": "0"}
-    token = admin_token(env)
-    paths = knowledge_paths(args.database)
+    token = new_token(env, role="admin")
+    paths = knowledge_paths(args.database, 3, PATHS)
     port = free_port()
     command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
     with (
