@@ -1,25 +1,34 @@
-"""Checks the projection tables against a fresh fold of the stored events into a scratch database.
+"""Checks the projection tables against a fresh fold of the snapshot's stored events.
 
-The same ``Projector`` that writes the live tables projects the snapshot's stored events into a
-temporary SQLite file; each projection table must then hold exactly the same rows. Both sides
-are read in primary-key order, text compared code point by code point (PostgreSQL: ``COLLATE
-"C"``, so the two databases' collations never matter), and merged as they stream: memory does
-not grow with the tables (it held every row of the largest, 938 MB at 300k events).
+The fold is replay's (``rebuild.fold_story``, which the property tests hold equal to what live
+appends write): each story folded in memory into its rows of every table keyed by story
+first, each table's rows in key order. Stories come in code point order, so each table's fold
+rows arrive in that table's key order, and are merged at once with the table's live rows, read
+in key order too: nothing of the fold is written. ``kw_events`` (keyed by position) is merged
+with the stored events in position order; ``kw_document_urls`` (keyed by a URL's digest) alone
+goes through a scratch SQLite file to be read back in its order. Text compares code point by
+code point on both sides (PostgreSQL: ``COLLATE "C"``), so collations never matter. Memory
+stays that of one story's rows, whatever the tables hold.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
-
 from service.audit.snapshot import KeyColumn, Snapshot
 from service.projections.dialect import PROJECTION_TABLES, SQLITE
-from service.projections.writer import Projector
+from service.projections.rebuild import StoryFolds, StoryRows, fold_story
+from service.projections.rows import RECORDED_TOPIC, stored_event_row
+
+EVENTS = "kw_events"
+URLS = "kw_document_urls"
+Row = tuple[Any, ...]
 
 
 class TableDifference:
@@ -40,95 +49,159 @@ class TableDifference:
         )
 
 
-def plain(row: Any) -> dict[str, Any]:
-    """A row as a dict of plain values (bytes for blobs), whichever database it came from."""
-    return {k: bytes(v) if isinstance(v, memoryview) else v for k, v in dict(row).items()}
+@dataclass(frozen=True)
+class Layout:
+    """A projection table's columns, its primary key, and where the key's columns are."""
+
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[KeyColumn, ...]
+    key_indexes: tuple[int, ...]
+
+    @classmethod
+    def read(cls, cursor: Any, table: str) -> Layout:
+        """``table``'s layout as a SQLite schema (``SQLITE``'s, the live one's) declares it."""
+        columns = cursor.execute(f"PRAGMA table_info({table})").fetchall()
+        keyed = sorted(
+            (row["pk"], row["cid"], row["name"], row["type"].upper() == "TEXT")
+            for row in columns
+            if row["pk"] > 0
+        )
+        return cls(
+            table,
+            tuple(row["name"] for row in columns),
+            tuple(KeyColumn(name, text) for _, _, name, text in keyed),
+            tuple(cid for _, cid, _, _ in keyed),
+        )
 
 
-def values(row: Any) -> tuple[Any, ...]:
-    """A row's values in column order."""
-    return tuple(plain(row).values())
+class TableCheck:
+    """One table's live rows, in key order, merged with the fold's rows as they come."""
 
+    def __init__(self, layout: Layout, live: Iterable[Row]) -> None:
+        self.layout = layout
+        self._key: Callable[[Row], Any] = itemgetter(*layout.key_indexes)
+        self._live = iter(live)
+        self._mine = next(self._live, None)
+        self.live_rows = 0 if self._mine is None else 1
+        self.fresh_rows = 0
+        self._first: tuple[str, Row] | None = None
+        self._mixed = False  # a live key of another type than the fold's: no order to merge by
 
-def primary_key(cursor: Any, table: str) -> tuple[KeyColumn, ...]:
-    """The primary key of a table of the scratch database (the live schema's), in key order."""
-    columns = cursor.execute(f"PRAGMA table_info({table})").fetchall()
-    keyed = sorted((row["pk"], row["name"], row["type"].upper() == "TEXT") for row in columns)
-    return tuple(KeyColumn(name, text) for pk, name, text in keyed if pk > 0)
+    def take(self, fresh: Iterable[Sequence[Any]]) -> None:
+        """Merge the next of the fold's rows (in key order) with the live rows before them."""
+        key = self._key
+        for row in fresh:
+            theirs = tuple(row)
+            self.fresh_rows += 1
+            if self._mixed:
+                continue
+            wanted = key(theirs)
+            try:
+                while self._mine is not None and key(self._mine) < wanted:
+                    self._differs("not in the fold", self._mine)
+                    self._next_live()
+            except TypeError:  # SQLite keeps whatever it is given, in any column
+                self._differs("not in the fold", self._mine)
+                self._mixed = True
+                continue
+            if self._mine is not None and key(self._mine) == wanted:
+                if self._mine != theirs:
+                    self._differs("not in the fold", self._mine)
+                self._next_live()
+            else:
+                self._differs("missing from the table", theirs)
+
+    def finish(self) -> tuple[str, int, TableDifference | None]:
+        """The live rows after the fold's last: (table, live rows, the first difference)."""
+        while self._mine is not None:
+            self._differs("not in the fold", self._mine)
+            self._next_live()
+        table = self.layout.table
+        if self._first is None:
+            return table, self.live_rows, None
+        label, values = self._first
+        row = dict(zip(self.layout.columns, values, strict=True))
+        example = f"{label}: {describe_row(row)}"
+        position = row.get("position")
+        difference = TableDifference(table, self.live_rows, self.fresh_rows, example, position)
+        return table, self.live_rows, difference
+
+    def _next_live(self) -> None:
+        self._mine = next(self._live, None)
+        if self._mine is not None:
+            self.live_rows += 1
+
+    def _differs(self, label: str, values: Row | None) -> None:
+        if self._first is None and values is not None:
+            self._first = (label, values)
 
 
 def refold(
-    snapshot: Snapshot, events: Iterable[tuple[int, StoredEvent]]
-) -> Iterator[tuple[str, int, TableDifference | None]]:
-    """Fold ``events`` into a scratch database; yield (table, rows, difference) per table."""
+    snapshot: Snapshot,
+    folds: StoryFolds | None = None,
+    advance: Callable[[int], object] = lambda _: None,
+) -> list[tuple[str, int, TableDifference | None]]:
+    """Fold the snapshot's stories afresh and merge every projection table with its fold;
+    (table, live rows, the first difference) per table, in ``PROJECTION_TABLES`` order.
+    ``folds`` folds stories elsewhere (fold workers reading with the snapshot's
+    ``story_statement``), else each is read and folded here; ``advance`` is told of the
+    reporting events folded, story by story."""
+    stories = snapshot.story_ids()
+    folded = folds(stories) if folds else (folded_here(snapshot, story) for story in stories)
     with tempfile.TemporaryDirectory(prefix="knewwhen-verify-") as folder:
-        scratch = sqlite3.connect(Path(folder) / "fold.sqlite3", isolation_level=None)
+        scratch = sqlite3.connect(Path(folder) / "urls.sqlite3", isolation_level=None)
         scratch.row_factory = sqlite3.Row
         try:
-            cursor = scratch.cursor()
-            cursor.execute("BEGIN")
-            for statement in SQLITE.create_statements():
-                cursor.execute(statement)
-            Projector(SQLITE).project(cursor, events)
-            for table in PROJECTION_TABLES:
-                key = primary_key(cursor, table)
-                order = ", ".join(column.name for column in key)
-                fresh = scratch.execute(f"SELECT * FROM {table} ORDER BY {order}")
-                yield compare(table, key, snapshot.ordered(table, key), fresh)
-            cursor.execute("ROLLBACK")
+            return list(merged_tables(snapshot, folded, scratch, advance))
         finally:
             scratch.close()
 
 
-def compare(
-    table: str, key: Sequence[KeyColumn], live: Iterable[Any], fresh: Iterable[Any]
-) -> tuple[str, int, TableDifference | None]:
-    """Merge two row streams in ``key`` order; name the first row where they differ."""
-    names = [column.name for column in key]
-    lives, freshes = iter(live), iter(fresh)
-    mine, theirs = next(lives, None), next(freshes, None)
-    live_rows = fresh_rows = 0
-    first: tuple[str, dict[str, Any]] | None = None
-    while mine is not None or theirs is not None:
-        mine_key = None if mine is None else tuple(mine[n] for n in names)
-        theirs_key = None if theirs is None else tuple(theirs[n] for n in names)
-        try:
-            ahead = key_ahead(mine_key, theirs_key)
-        except TypeError:  # a key of another type than the fold's (SQLite keeps what it is given)
-            first = first or ("not in the fold", plain(mine))
-            live_rows += 1 + sum(1 for _ in lives)
-            fresh_rows += 1 + sum(1 for _ in freshes)
-            break
-        if ahead == "live":
-            first = first or ("not in the fold", plain(mine))
-            mine, live_rows = next(lives, None), live_rows + 1
-        elif ahead == "fresh":
-            first = first or ("missing from the table", plain(theirs))
-            theirs, fresh_rows = next(freshes, None), fresh_rows + 1
-        else:
-            if first is None and values(mine) != values(theirs):
-                first = ("not in the fold", plain(mine))
-            mine, live_rows = next(lives, None), live_rows + 1
-            theirs, fresh_rows = next(freshes, None), fresh_rows + 1
-    if first is None:
-        return table, live_rows, None
-    label, row = first
-    example = f"{label}: {describe_row(row)}"
-    return (
-        table,
-        live_rows,
-        TableDifference(table, live_rows, fresh_rows, example, row.get("position")),
+def folded_here(snapshot: Snapshot, story: str) -> StoryRows:
+    """``story`` read through the snapshot and folded in this process."""
+    return fold_story(story, snapshot.story_events(story))
+
+
+def merged_tables(
+    snapshot: Snapshot,
+    folded: Iterable[StoryRows],
+    scratch: sqlite3.Connection,
+    advance: Callable[[int], object],
+) -> Iterator[tuple[str, int, TableDifference | None]]:
+    """Every table's merge, in ``PROJECTION_TABLES`` order (see ``refold``)."""
+    scratch.execute("PRAGMA journal_mode=OFF")
+    scratch.execute("PRAGMA synchronous=OFF")
+    for statement in SQLITE.create_statements():
+        scratch.execute(statement)
+    layouts = {table: Layout.read(scratch, table) for table in PROJECTION_TABLES}
+    checks: dict[str, TableCheck] = {}
+    events = checks[EVENTS] = live_check(snapshot, layouts[EVENTS])
+    events.take(
+        stored_event_row(position, event.state)[1]
+        for position, event in snapshot.stored_events()
+        if event.topic == RECORDED_TOPIC
     )
+    by_story = [t for t in PROJECTION_TABLES if t not in (EVENTS, URLS)]
+    checks.update((table, live_check(snapshot, layouts[table])) for table in by_story)
+    keep_urls = SQLITE.sql(f"INSERT INTO {URLS} VALUES (?, ?, ?, ?)")
+    for rows in folded:
+        for table, table_rows in rows.tables:
+            if table == URLS:
+                scratch.executemany(keep_urls, table_rows)
+            else:
+                checks[table].take(table_rows)
+        advance(rows.events)
+    urls = checks[URLS] = live_check(snapshot, layouts[URLS])
+    order = ", ".join(column.name for column in layouts[URLS].key)
+    urls.take(tuple(row) for row in scratch.execute(f"SELECT * FROM {URLS} ORDER BY {order}"))
+    for table in PROJECTION_TABLES:
+        yield checks[table].finish()
 
 
-def key_ahead(live: tuple[Any, ...] | None, fresh: tuple[Any, ...] | None) -> str:
-    """Which stream's row comes first in key order ("live", "fresh"), or "both" (one key; a
-    stream at its end has none and comes last)."""
-    if fresh is None or (live is not None and live < fresh):
-        return "live"
-    if live is None or fresh < live:
-        return "fresh"
-    return "both"
+def live_check(snapshot: Snapshot, layout: Layout) -> TableCheck:
+    """A merge of ``layout``'s live table, read in key order, with rows yet to come."""
+    return TableCheck(layout, snapshot.ordered(layout.table, layout.key))
 
 
 def describe_row(row: dict[str, Any]) -> str:

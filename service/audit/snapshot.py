@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from eventsourcing.persistence import StoredEvent
+from psycopg.rows import tuple_row
 
 from service.projections.dialect import Dialect
+from service.projections.rebuild import EventStore, stored_of, story_statement
 from service.projections.snapshots import reading
 
 PAGE = 1000
@@ -37,6 +39,10 @@ class Snapshot:
             f" FROM {events_table} WHERE {position} > ? ORDER BY {position} LIMIT ?"
         )
         self.count_events = f"SELECT COUNT(*) AS n FROM {events_table}"
+        self.select_story_ids = f"SELECT DISTINCT originator_id FROM {events_table}"
+        self.select_last = f"SELECT MAX({position}) AS last FROM {events_table}"
+        self.store = EventStore(events_table, position)
+        self._select_story: str | None = None
 
     def rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """All rows of one query."""
@@ -66,6 +72,24 @@ class Snapshot:
                 return
             after = page[-1]["position"]
 
+    def story_ids(self) -> list[str]:
+        """Every aggregate's id among the stored events (the stories'), in code point order."""
+        return sorted(row["originator_id"] for row in self.rows(self.select_story_ids))
+
+    def story_statement(self) -> str:
+        """The SQL reading one story's stored events, as ``rebuild.story_statement`` makes it,
+        bounded by the snapshot's last position: another connection (a fold worker's) reads
+        with it the snapshot's events of the story and none stored since (events are only
+        ever appended, at later positions)."""
+        if self._select_story is None:
+            last = self.rows(self.select_last)[0]["last"] or 0
+            self._select_story = story_statement(self.dialect, self.store, up_to=last)
+        return self._select_story
+
+    def story_events(self, story: str) -> list[tuple[int, StoredEvent]]:
+        """One story's stored events with their positions, in the story's order."""
+        return stored_of(story, self.rows(self.story_statement(), (story,)))
+
     def paged(self, table: str, key: str, columns: str = "*") -> Iterator[Any]:
         """Every row of ``table`` in ``key`` order (an integer key), a page at a time."""
         after: int | None = None
@@ -80,16 +104,25 @@ class Snapshot:
                 return
             after = page[-1][key]
 
-    def ordered(self, table: str, key: Sequence[KeyColumn]) -> Iterator[Any]:
-        """Every row of ``table`` in ``key`` order, text in code point order. PostgreSQL reads
-        through a server-side cursor, a page at a time (psycopg's own cursors fetch a whole
-        result at once); SQLite's cursor steps through the rows as they are fetched."""
+    def ordered(self, table: str, key: Sequence[KeyColumn]) -> Iterator[tuple[Any, ...]]:
+        """Every row of ``table`` as a tuple of its values in column order, in ``key`` order,
+        text in code point order. PostgreSQL reads through a server-side cursor, a page at a
+        time (psycopg's own cursors fetch a whole result at once); SQLite steps through the
+        rows as they are fetched. Either reads with a cursor of its own, so several tables can
+        be read at once, all in the one snapshot."""
         if self.dialect.name != "postgres":
-            self.cursor.execute(f"SELECT * FROM {table} ORDER BY {order_by(key, False)}")
-            while (row := self.cursor.fetchone()) is not None:
-                yield row
+            cursor = self.cursor.sqlite_cursor.connection.cursor()
+            cursor.row_factory = None
+            try:
+                cursor.execute(f"SELECT * FROM {table} ORDER BY {order_by(key, False)}")
+                while page := cursor.fetchmany(PAGE):
+                    yield from page
+            finally:
+                cursor.close()
             return
-        with self.cursor.connection.cursor(name=f"knewwhen_verify_{table}") as server_side:
+        with self.cursor.connection.cursor(
+            name=f"knewwhen_verify_{table}", row_factory=tuple_row
+        ) as server_side:
             server_side.execute(f"SELECT * FROM {table} ORDER BY {order_by(key, True)}")
             while page := server_side.fetchmany(PAGE):
                 yield from page

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ from service.audit.leaves import leaf_of_recorded
 from service.audit.refold import refold
 from service.audit.snapshot import Snapshot, snapshot
 from service.merkle import MerkleTree, leaf_hash
+from service.projections.fold_workers import fold_workers, fold_workers_for
+from service.projections.rebuild import StoryFolds
 from service.projections.rows import RECORDED_TOPIC, decode_recorded
 
 T = TypeVar("T")
@@ -64,8 +67,10 @@ class Recomputed:
     bad_digests: int = 0
 
 
-def verify(ledger: Ledger, progress: bool = False) -> VerifyReport:
-    """Check the whole database in one read snapshot; the report names the first bad index."""
+def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -> VerifyReport:
+    """Check the whole database in one read snapshot; the report names the first bad index.
+    ``workers``: how many processes fold the stories (None: as many as replay would take,
+    ``fold_workers_for``; 0: this one)."""
     report = VerifyReport()
     recorder: Any = ledger.recorder
     with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
@@ -85,7 +90,7 @@ def verify(ledger: Ledger, progress: bool = False) -> VerifyReport:
             f"(root of {n} leaves: {log.tree.root().hex()})"
         )
         first = first_failure(sorted(precise), head_finding)
-        projection = check_projections(snap, log, total, progress, report)
+        projection = check_projections(ledger.database, snap, log, progress, report, workers)
     found = first or projection
     if found is not None:
         report.failure = (
@@ -188,12 +193,21 @@ def first_failure(precise: list[Finding], head: tuple[int, int] | None) -> Findi
 
 
 def check_projections(
-    snap: Snapshot, log: Recomputed, total: int, progress: bool, report: VerifyReport
+    database: str,
+    snap: Snapshot,
+    log: Recomputed,
+    progress: bool,
+    report: VerifyReport,
+    workers: int | None = None,
 ) -> Finding | None:
     """Compare every projection table with a fresh fold; the first difference, if any."""
-    events = counted(snap.stored_events(), total, "fold", progress)
+    events = len(log.tree)
     try:
-        results = list(refold(snap, events))
+        with (
+            tqdm(total=events, unit="ev", desc="fold", disable=not progress) as bar,
+            story_folds(database, snap, events, workers) as folds,
+        ):
+            results = refold(snap, folds, bar.update)
     except Exception as e:  # a fold that fails is a finding, not a crash
         detail = f"a fresh fold of the stored events fails: {type(e).__name__}: {e}"
         report.checked.append(f"projections: {detail}")
@@ -212,6 +226,22 @@ def check_projections(
             )
             return Finding(index, difference.describe())
     return None
+
+
+@contextmanager
+def story_folds(
+    database: str, snap: Snapshot, events: int, workers: int | None = None
+) -> Iterator[StoryFolds | None]:
+    """``workers`` fold workers reading the snapshot's stories (None: as many as a replay of
+    ``events`` would start, ``fold_workers_for``), or None (each story folded in this
+    process)."""
+    if workers is None:
+        workers = fold_workers_for(database, events)
+    if not workers:
+        yield None
+        return
+    with fold_workers(database, snap.story_statement(), workers) as folds:
+        yield folds
 
 
 def counted(items: Iterator[T], total: int, label: str, progress: bool) -> Iterator[T]:

@@ -37,7 +37,7 @@ async def verify_apart(ledger: Ledger, scratch_in: str | None = None) -> VerifyR
     when no other process can open the database (SQLite in memory). If the caller is
     cancelled, the child is killed.
 
-    The child's temporary files (its scratch fold, the size of the projections) go into a
+    The child's temporary files (its scratch file of the fold's URL rows) go into a
     directory this process makes (in ``scratch_in``, default the system's) and removes when the
     child has ended, however it ended: a killed child cannot remove its own."""
     if not opens_elsewhere(ledger.database):

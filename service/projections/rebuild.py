@@ -122,11 +122,13 @@ def merged(acts_by_key: dict[str, list[A]], key: str, new: list[A]) -> list[A]:
     return acts
 
 
-def story_statement(dialect: Dialect, store: EventStore) -> str:
-    """The SQL reading one story's stored events (position, topic, state) in story order."""
+def story_statement(dialect: Dialect, store: EventStore, up_to: int | None = None) -> str:
+    """The SQL reading one story's stored events (position, topic, state) in story order;
+    with ``up_to``, only those at that position or before."""
+    bound = "" if up_to is None else f" AND {store.position} <= {int(up_to)}"
     return dialect.sql(
         f"SELECT {store.position} AS position, topic, state FROM {store.table}"
-        " WHERE originator_id = ? ORDER BY originator_version"
+        f" WHERE originator_id = ?{bound} ORDER BY originator_version"
     )
 
 

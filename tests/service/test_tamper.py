@@ -22,12 +22,17 @@ from domain.story import digest_of
 from service.application import Ledger
 from service.audit import verify_child
 from service.audit.commands import cmd_verify
+from service.audit.refold import folded_here
+from service.audit.snapshot import snapshot
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.audit.verify_child import VerifyFailed, verify_apart
 from service.importer import import_file
 from service.persistence import is_postgres_url
+from service.projections.fold_workers import fold_workers
+from service.projections.rebuild import story_statement
 from service.projections.rows import decode_recorded
+from tests.builders import claim, event
 from tests.service.conftest import SteppingClock
 from tests.service.test_log import append_some
 
@@ -239,10 +244,14 @@ def test_a_rewritten_tree_head_is_named(ledger: Ledger, raw: Raw) -> None:
     failed_at(verify(ledger), 6, "tree head of size 7")
 
 
-def test_a_doctored_projection_is_caught_by_the_fresh_fold(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_doctored_projection_is_caught_by_the_fresh_fold(
+    ledger: Ledger, raw: Raw, workers: int
+) -> None:
+    assert verify(ledger, workers=workers).ok
     position = raw.position_of(8)
     raw.run("DELETE FROM kw_claim_acts WHERE position = ?", (position,))
-    failed_at(verify(ledger), 8, "kw_claim_acts")
+    failed_at(verify(ledger, workers=workers), 8, "kw_claim_acts")
 
 
 def test_the_command_exits_0_then_1_naming_the_index(
@@ -295,10 +304,14 @@ def test_a_database_in_memory_is_verified_in_a_thread(monkeypatch: pytest.Monkey
         in_memory.close()
 
 
-def test_a_changed_state_row_is_named_with_its_index(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_changed_state_row_is_named_with_its_index(
+    ledger: Ledger, raw: Raw, workers: int
+) -> None:
     position = raw.position_of(7)
     raw.run("UPDATE kw_claim_states SET state = ? WHERE position = ?", (b"{}", position))
-    failed_at(verify(ledger), 7, "kw_claim_states", "not in the fold", f"position={position}")
+    report = verify(ledger, workers=workers)
+    failed_at(report, 7, "kw_claim_states", "not in the fold", f"position={position}")
 
 
 def test_a_key_of_another_type_is_a_difference_not_a_crash(tmp_path: Path) -> None:
@@ -321,6 +334,7 @@ def test_a_key_of_another_type_is_a_difference_not_a_crash(tmp_path: Path) -> No
 def test_a_row_no_event_made_is_named(ledger: Ledger, raw: Raw) -> None:
     raw.run("INSERT INTO kw_claims (story, claim, first_published_at) VALUES ('a', 'c0', 1)")
     report = verify(ledger)
+    assert verify(ledger, workers=2).lines() == report.lines()
     assert not report.ok and report.failure is not None
     assert "kw_claims" in report.failure and "(3 rows, the fold has 2)" in report.failure
     assert "not in the fold: story='a', claim='c0'" in report.failure
@@ -363,8 +377,8 @@ def icu_database(admin_url: str) -> Iterator[str]:
 
 
 async def cancel_once_folding(ledger: Ledger, scratch: Path) -> bool:
-    """Start a verification apart, cancel it once its child writes its scratch fold; whether
-    the fold was seen."""
+    """Start a verification apart, cancel it once its child has made its scratch file (where
+    the fold's URL rows go); whether the file was seen."""
     seen = False
     async with anyio.create_task_group() as group:
 
@@ -374,14 +388,14 @@ async def cancel_once_folding(ledger: Ledger, scratch: Path) -> bool:
         group.start_soon(verifying)
         with anyio.move_on_after(60):
             while not seen:
-                seen = any(scratch.glob("*/*/fold.sqlite3"))
+                seen = any(scratch.glob("*/*/urls.sqlite3"))
                 await anyio.sleep(0.002)
         group.cancel_scope.cancel()
     return seen
 
 
 def test_a_cancelled_verification_leaves_no_scratch_files(database: str, tmp_path: Path) -> None:
-    """The child is killed, so it cannot remove its scratch fold: this process does."""
+    """The child is killed, so it cannot remove its scratch file: this process does."""
     lines = generate(Shape(events=3000, events_per_story=300), tmp_path).path
     ledger = Ledger(database)
     try:
@@ -394,3 +408,23 @@ def test_a_cancelled_verification_leaves_no_scratch_files(database: str, tmp_pat
         assert list(scratch.iterdir()) == []
     finally:
         ledger.close()
+
+
+def test_fold_workers_read_the_snapshot_not_what_was_appended_since(ledger: Ledger) -> None:
+    recorder: Any = ledger.recorder
+    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+        bounded = snap.story_statement()
+        in_snapshot = folded_here(snap, "a")
+        later = event(
+            "report_confirmed", "a-later", "ap", "2020-10-10T12:00", claim("c", "confirms")
+        )
+        ledger.append("a", [later], "w")  # committed while the snapshot is open
+        unbounded = story_statement(ledger.dialect, snap.store)
+        with fold_workers(ledger.database, bounded, 1) as folds:
+            (rows,) = folds(["a"])
+        with fold_workers(ledger.database, unbounded, 1) as folds:
+            (everything,) = folds(["a"])
+    assert (in_snapshot.events, rows.events, everything.events) == (5, 5, 6)
+    assert [(t, [tuple(r) for r in table_rows]) for t, table_rows in rows.tables] == [
+        (t, [tuple(r) for r in table_rows]) for t, table_rows in in_snapshot.tables
+    ]
