@@ -76,6 +76,10 @@ ABSOLUTES = (
     ("replay_peak_rss_mb", "replay peak RSS MiB"),
     ("replay_fold_workers", "replay fold worker processes"),
     ("replay_worker_peak_rss_mb", "replay fold worker peak RSS MiB"),
+    ("verify_seconds", "verify s (log, heads and every projection table)"),
+    ("verify_events_per_s", "verify events/s"),
+    ("verify_peak_rss_mb", "verify peak RSS MiB"),
+    ("verify_worker_peak_rss_mb", "verify fold worker peak RSS MiB"),
     ("database_mb", "database MiB"),
 )
 

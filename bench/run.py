@@ -23,6 +23,7 @@ from bench.measure_import import ImportJob, ReplayJob
 from bench.measure_peer import PeerJob
 from bench.measure_queries import QueryJob
 from bench.measure_raw import RawJob
+from bench.measure_verify import VerifyJob
 from bench.questions import knowledge_path, sample_questions
 from bench.stats import figure
 from bench.worker import run_task
@@ -119,6 +120,12 @@ class Scale:
             self.add("replay_fold_workers", found["fold_workers"], "processes")
             if "worker_peak_rss_mb" in found:
                 self.add("replay_worker_peak_rss_mb", found["worker_peak_rss_mb"], "MiB")
+        found = self.task("verify", VerifyJob(main))
+        self.add("verify_events_per_s", found["events_per_s"], "events/s")
+        self.add("verify_seconds", found["seconds"], "s")
+        self.add_rss("verify_peak_rss_mb", found)
+        if "worker_peak_rss_mb" in found:
+            self.add("verify_worker_peak_rss_mb", found["worker_peak_rss_mb"], "MiB")
         for repeat in range(config.repeats):
             job = QueryJob(
                 main,

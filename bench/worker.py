@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from bench import measure_import, measure_peer, measure_queries, measure_raw
+from bench import measure_import, measure_peer, measure_queries, measure_raw, measure_verify
 
 Task = tuple[type[Any], Callable[[Any], dict[str, Any]]]
 TASKS: dict[str, Task] = {
@@ -28,6 +28,7 @@ TASKS: dict[str, Task] = {
     "peer_save": (measure_peer.PeerJob, measure_peer.save),
     "peer_read": (measure_peer.PeerJob, measure_peer.read),
     "queries": (measure_queries.QueryJob, measure_queries.queries),
+    "verify": (measure_verify.VerifyJob, measure_verify.verify_store),
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -43,6 +43,7 @@ def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None
     assert figures["http_uncached_requests_per_s"]["median"] > 0
     assert figures["mean_answer_kib"]["median"] > 0
     assert figures["claim_history_p50_us"]["median"] > 0
+    assert figures["verify_events_per_s"]["median"] > 0
     assert math.isfinite(saved["ratios"]["http_uncached_vs_hello"])
     assert saved["generated"]["1200"]["events"] == 1200
     assert "| `import_vs_raw` |" in markdown(results)
