@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import resource
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from msgspec import Struct
 
+from bench.children import ChildPeaks
 from service.application import Ledger
 from service.importer import import_file
 from service.projections.fold_workers import fold_workers_for
@@ -42,17 +42,18 @@ def import_events(job: ImportJob) -> dict[str, Any]:
 def replay(job: ReplayJob) -> dict[str, Any]:
     """Time ``Ledger.replay``: every stored event read, decoded and projected again, its stories
     folded by as many worker processes as it chooses (decision 016); the largest worker's peak
-    RSS (its own, beside this process's)."""
+    RSS (its own, sampled: ``ChildPeaks``), beside this process's."""
     ledger = Ledger(job.database)
     try:
         workers = fold_workers_for(job.database, ledger.recorder.max_notification_id() or 0)
-        start = perf_counter()
-        events = ledger.replay(workers=workers)
-        seconds = perf_counter() - start
+        with ChildPeaks() as peaks:
+            start = perf_counter()
+            events = ledger.replay(workers=workers)
+            seconds = perf_counter() - start
     finally:
         ledger.close()
     found = {"seconds": seconds, "events": events, "events_per_s": events / seconds}
     found["fold_workers"] = workers
-    if workers:
-        found["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if peaks.mib is not None:
+        found["worker_peak_rss_mb"] = peaks.mib
     return found
