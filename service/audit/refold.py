@@ -184,17 +184,22 @@ def merged_tables(
     )
     by_story = [t for t in PROJECTION_TABLES if t not in (EVENTS, URLS)]
     checks.update((table, live_check(snapshot, layouts[table])) for table in by_story)
-    keep_urls = SQLITE.sql(f"INSERT INTO {URLS} VALUES (?, ?, ?, ?)")
+    # The URL rows go unordered into a table without a key, in one transaction, and come
+    # back sorted by SQLite's sorter: inserted into the keyed table, each row landed on a
+    # page of its own (their key is a digest), 9 s of a 67 s verification at 1M.
+    scratch.execute(f"CREATE TABLE fold_urls AS SELECT * FROM {URLS} WHERE 0")
+    scratch.execute("BEGIN")
     for rows in folded:
         for table, table_rows in rows.tables:
             if table == URLS:
-                scratch.executemany(keep_urls, table_rows)
+                scratch.executemany("INSERT INTO fold_urls VALUES (?, ?, ?, ?)", table_rows)
             else:
                 checks[table].take(table_rows)
         advance(rows.events)
+    scratch.execute("COMMIT")
     urls = checks[URLS] = live_check(snapshot, layouts[URLS])
     order = ", ".join(column.name for column in layouts[URLS].key)
-    urls.take(tuple(row) for row in scratch.execute(f"SELECT * FROM {URLS} ORDER BY {order}"))
+    urls.take(tuple(row) for row in scratch.execute(f"SELECT * FROM fold_urls ORDER BY {order}"))
     for table in PROJECTION_TABLES:
         yield checks[table].finish()
 
