@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +44,20 @@ class Databases:
         setting = urlunsplit(url._replace(path=f"/{name}"))
         self.made.append(setting)
         return setting
+
+    def copy(self, setting: str, label: str) -> str:
+        """A new database holding what ``setting`` holds now, page for page (SQLite's backup;
+        PostgreSQL's ``CREATE DATABASE … TEMPLATE``, which needs no one connected to it)."""
+        copied = self.fresh(label)
+        if self.server is None:
+            with sqlite3.connect(setting) as source, sqlite3.connect(copied) as target:
+                source.backup(target)
+            return copied
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            name, template = (urlsplit(url).path.lstrip("/") for url in (copied, setting))
+            conn.execute(f'DROP DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return copied
 
     def size(self, setting: str) -> int:
         """Bytes on disk of one database."""

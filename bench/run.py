@@ -47,12 +47,18 @@ class Scale:
         folder: Path,
         databases: Databases,
         progress: Callable[[str], None],
+        smallest: str | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
         self.events = events
         self.folder = folder
         self.databases = databases
+        # A copy of the smallest scale's database as its queries found it: its queries are
+        # timed again alternately with this scale's, so knowledge_p50_growth compares two
+        # figures of one phase of the run, not of phases minutes apart.
+        self.smallest = smallest
+        self.reference: str | None = None
         self.runs: dict[str, list[float]] = {}
         self.units: dict[str, str] = {}
         self.extra: dict[str, Any] = {}
@@ -127,14 +133,18 @@ class Scale:
         if "worker_peak_rss_mb" in found:
             self.add("verify_worker_peak_rss_mb", found["worker_peak_rss_mb"], "MiB")
         for repeat in range(config.repeats):
-            job = QueryJob(
-                main,
+            questions = (
                 config.seed + repeat,
                 config.knowledge_queries,
                 config.claim_queries,
                 config.naive_queries,
             )
-            self.add_queries(self.task("queries", job))
+            self.add_queries(self.task("queries", QueryJob(main, *questions)))
+            if self.smallest:
+                found = self.task("queries", QueryJob(self.smallest, *questions))
+                self.add("knowledge_p50_us_at_smallest", found["knowledge"]["p50_us"], "µs")
+        if len(config.scales) > 1 and self.events == min(config.scales):
+            self.reference = databases.copy(main, f"reference{self.events}")  # before any POST
         if config.http:
             self.measure_http(main)
         if not config.keep:
@@ -208,10 +218,12 @@ def run(config: Config, progress: Callable[[str], None] = say) -> dict[str, Any]
     progress(f"work folder {folder}; database kind {databases.kind}")
     scales: dict[int, Scale] = {}
     try:
-        for events in config.scales:
-            scale = Scale(config, events, folder, databases, progress)
+        smallest: str | None = None
+        for events in sorted(config.scales):
+            scale = Scale(config, events, folder, databases, progress, smallest)
             scale.measure()
             scales[events] = scale
+            smallest = smallest or scale.reference
     finally:
         if not config.keep:
             databases.drop_all()

@@ -8,10 +8,12 @@ import math
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from bench import pages
 from bench.ab import compare, report
 from bench.config import quick
+from bench.databases import Databases
 from bench.generate import Shape, generate
 from bench.report import RATIO_KEYS, build, markdown, write
 from bench.run import run
@@ -44,6 +46,11 @@ def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None
     assert figures["mean_answer_kib"]["median"] > 0
     assert figures["claim_history_p50_us"]["median"] > 0
     assert figures["verify_events_per_s"]["median"] > 0
+    assert len(figures["knowledge_p50_us_at_smallest"]["runs"]) == config.repeats
+    assert "knowledge_p50_us_at_smallest" not in saved["figures"]["400"]
+    assert saved["ratios"]["knowledge_p50_growth"] == (
+        figures["knowledge_p50_us"]["median"] / figures["knowledge_p50_us_at_smallest"]["median"]
+    )
     assert math.isfinite(saved["ratios"]["http_uncached_vs_hello"])
     assert saved["generated"]["1200"]["events"] == 1200
     assert "| `import_vs_raw` |" in markdown(results)
@@ -124,3 +131,28 @@ def test_the_page_size_comparison_imports_and_replays_into_each_size(tmp_path: P
         assert one.import_written_mb > 0 and one.file_mb > 0
     assert pages.report(found).count("\n") == 3
     assert not list(tmp_path.glob("pages-*"))  # each database removed after its round
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_copied_database_holds_what_the_original_held(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue("postgres_server") if kind == "postgres" else None
+    databases = Databases(server, tmp_path)
+    try:
+        original = databases.fresh("original")
+        lines = generate(Shape(events=300, events_per_story=100), tmp_path).path
+        ledger = Ledger(original)
+        try:
+            import_file(ledger, lines, recorded_by="test")
+        finally:
+            ledger.close()
+        copied = databases.copy(original, "copied")
+        ledger = Ledger(copied)
+        try:
+            assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
+        finally:
+            ledger.close()
+    finally:
+        databases.drop_all()
+    assert databases.made == []
