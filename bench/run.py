@@ -47,7 +47,7 @@ class Scale:
         folder: Path,
         databases: Databases,
         progress: Callable[[str], None],
-        smallest: str | None = None,
+        smallest_copy: str | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
@@ -57,7 +57,7 @@ class Scale:
         # A copy of the smallest scale's database as its queries found it: its queries are
         # timed again alternately with this scale's, so knowledge_p50_growth compares two
         # figures of one phase of the run, not of phases minutes apart.
-        self.smallest = smallest
+        self.smallest_copy = smallest_copy
         self.reference: str | None = None
         self.runs: dict[str, list[float]] = {}
         self.units: dict[str, str] = {}
@@ -140,8 +140,8 @@ class Scale:
                 config.naive_queries,
             )
             self.add_queries(self.task("queries", QueryJob(main, *questions)))
-            if self.smallest:
-                found = self.task("queries", QueryJob(self.smallest, *questions))
+            if self.smallest_copy:
+                found = self.task("queries", QueryJob(self.smallest_copy, *questions))
                 self.add("knowledge_p50_us_at_smallest", found["knowledge"]["p50_us"], "µs")
         if len(config.scales) > 1 and self.events == min(config.scales):
             self.reference = databases.copy(main, f"reference{self.events}")  # before any POST
@@ -218,12 +218,12 @@ def run(config: Config, progress: Callable[[str], None] = say) -> dict[str, Any]
     progress(f"work folder {folder}; database kind {databases.kind}")
     scales: dict[int, Scale] = {}
     try:
-        smallest: str | None = None
+        smallest_copy: str | None = None
         for events in sorted(config.scales):
-            scale = Scale(config, events, folder, databases, progress, smallest)
+            scale = Scale(config, events, folder, databases, progress, smallest_copy)
             scale.measure()
             scales[events] = scale
-            smallest = smallest or scale.reference
+            smallest_copy = smallest_copy or scale.reference
     finally:
         if not config.keep:
             databases.drop_all()
