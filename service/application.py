@@ -18,7 +18,7 @@ from domain.story import Story
 from service.group_commit import CommitQueue, Waiting
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
-from service.projections.fold_workers import fold_workers, fold_workers_for
+from service.projections.fold_workers import story_folds
 from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
 from service.projections.rebuild import EventStore, Rebuild, story_statement
@@ -286,13 +286,9 @@ class Ledger(Application[str]):
             self.recorder.events_table_name,  # type: ignore[attr-defined]
             "notification_id" if postgres else "rowid",
         )
-        if workers is None:
-            workers = fold_workers_for(self.database, total)
         with contextlib.ExitStack() as stack:
-            folds = None
-            if workers:
-                statement = story_statement(self.dialect, store)
-                folds = stack.enter_context(fold_workers(self.database, statement, workers))
+            statement = story_statement(self.dialect, store)
+            folds = stack.enter_context(story_folds(self.database, statement, total, workers))
             stack.enter_context(self._write_lock)
             cursor = stack.enter_context(datastore.transaction(commit=True))
             bar = stack.enter_context(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,8 +19,7 @@ from service.audit.leaves import leaf_of_recorded
 from service.audit.refold import refold
 from service.audit.snapshot import Snapshot, snapshot
 from service.merkle import MerkleTree, leaf_hash
-from service.projections.fold_workers import fold_workers, fold_workers_for
-from service.projections.rebuild import StoryFolds
+from service.projections.fold_workers import story_folds
 from service.projections.rows import RECORDED_TOPIC, decode_recorded
 
 T = TypeVar("T")
@@ -205,7 +203,7 @@ def check_projections(
     try:
         with (
             tqdm(total=events, unit="ev", desc="fold", disable=not progress) as bar,
-            story_folds(database, snap, events, workers) as folds,
+            story_folds(database, snap.story_statement(), events, workers) as folds,
         ):
             results = refold(snap, folds, bar.update)
     except Exception as e:  # a fold that fails is a finding, not a crash
@@ -226,22 +224,6 @@ def check_projections(
             )
             return Finding(index, difference.describe())
     return None
-
-
-@contextmanager
-def story_folds(
-    database: str, snap: Snapshot, events: int, workers: int | None = None
-) -> Iterator[StoryFolds | None]:
-    """``workers`` fold workers reading the snapshot's stories (None: as many as a replay of
-    ``events`` would start, ``fold_workers_for``), or None (each story folded in this
-    process)."""
-    if workers is None:
-        workers = fold_workers_for(database, events)
-    if not workers:
-        yield None
-        return
-    with fold_workers(database, snap.story_statement(), workers) as folds:
-        yield folds
 
 
 def counted(items: Iterator[T], total: int, label: str, progress: bool) -> Iterator[T]:

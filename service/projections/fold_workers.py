@@ -168,6 +168,22 @@ def fold_workers(database: str, statement: str, workers: int) -> Iterator[StoryF
         yield lambda stories: in_order(started, stories)
 
 
+@contextmanager
+def story_folds(
+    database: str, statement: str, events: int, workers: int | None = None
+) -> Iterator[StoryFolds | None]:
+    """``fold_workers`` for a pass over ``events`` stored events: ``workers`` of them (None: as
+    many as ``fold_workers_for`` finds worth it), or None when there are none (the caller
+    folds each story itself)."""
+    if workers is None:
+        workers = fold_workers_for(database, events)
+    if not workers:
+        yield None
+        return
+    with fold_workers(database, statement, workers) as folds:
+        yield folds
+
+
 def serve() -> None:
     """A worker's loop: the database and statement on the first input line, then a story id
     per line, each answered with a frame of its rows."""
