@@ -351,7 +351,13 @@ def applied_event_ids(dialect: Dialect) -> str:
         " AND a.published_at <= ? AND a.recorded_at < ?"
     )
     if dialect.name == "postgres":
-        return f"(SELECT string_agg(a.event_id, ',' ORDER BY a.published_at, a.position) {acts})"
+        # An ordered subquery reads the covering index in order; PostgreSQL 15's
+        # ``string_agg(… ORDER BY …)`` sorted each claim's ids again (0.98 against 0.41 ms
+        # of execution for a 69-claim answer, decision 007).
+        return (
+            f"array_to_string(ARRAY(SELECT a.event_id {acts}"
+            " ORDER BY a.published_at, a.position), ',')"
+        )
     # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in the order
     # of an ordered subquery (which it never flattens into an aggregate).
     return (
