@@ -90,7 +90,7 @@ ABSOLUTES = (
     ("verify_seconds", "verify s (log, heads and every projection table)"),
     ("verify_events_per_s", "verify events/s"),
     ("verify_peak_rss_mb", "verify peak RSS MiB"),
-    ("verify_worker_peak_rss_mb", "verify fold worker peak RSS MiB"),
+    ("verify_worker_peak_rss_mb", "verify worker peak RSS MiB (fold or log)"),
     ("database_mb", "database MiB"),
 )
 

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
 
 from service.persistence import is_postgres_url
 
@@ -23,3 +28,14 @@ def child_environment() -> dict[str, str]:
     its command line, where any user could read a PostgreSQL password."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
+
+
+def reading_connection(database: str) -> Any:
+    """A child's own connection for reading ``database``, rows by column name: PostgreSQL in
+    autocommit (each statement its own snapshot), SQLite read-only."""
+    if is_postgres_url(database):
+        return psycopg.connect(database, autocommit=True, row_factory=dict_row)
+    uri = Path(database).resolve().as_uri() + "?mode=ro"
+    connection = sqlite3.connect(uri, uri=True)
+    connection.row_factory = sqlite3.Row
+    return connection

@@ -155,6 +155,19 @@ class PackedHashes(Sequence[bytes]):
         """Add one hash at the end."""
         self._packed += hash_
 
+    def view(self) -> memoryview:
+        """Every hash, in order, as a read-only view of the one buffer (no copy)."""
+        return memoryview(self._packed).toreadonly()
+
+    @classmethod
+    def of(cls, packed: bytearray) -> PackedHashes:
+        """The hashes packed in ``packed`` (as ``view()`` shows them), which it then owns."""
+        if len(packed) % HASH_SIZE:
+            raise ValueError(f"packed hashes must be a multiple of {HASH_SIZE} bytes")
+        hashes = cls()
+        hashes._packed = packed
+        return hashes
+
 
 class MerkleTree:
     """An append-only log of leaf hashes answering roots and proofs for any size it has had.
@@ -174,6 +187,21 @@ class MerkleTree:
 
     def __len__(self) -> int:
         return len(self._levels[0])
+
+    def packed_levels(self) -> list[memoryview]:
+        """A packed tree's levels (leaf hashes first), each a read-only view of its buffer:
+        the whole tree, to be taken up again by ``from_packed_levels`` with no hashing."""
+        return [cast(PackedHashes, level).view() for level in self._levels]
+
+    @classmethod
+    def from_packed_levels(cls, levels: Sequence[bytearray]) -> MerkleTree:
+        """The packed tree whose ``packed_levels()`` these are (copied into ``levels``)."""
+        tree = cls(packed=True)
+        tree._levels = [PackedHashes.of(level) for level in levels] or [PackedHashes()]
+        for below, level in zip(tree._levels, tree._levels[1:], strict=False):
+            if len(level) != len(below) // 2:
+                raise ValueError("each level of a tree holds half the hashes of the one below")
+        return tree
 
     @property
     def leaf_hashes(self) -> Sequence[bytes]:

@@ -141,13 +141,15 @@ def refold(
     snapshot: Snapshot,
     folds: StoryFolds | None = None,
     advance: Callable[[int], object] = lambda _: None,
+    stories: Sequence[str] | None = None,
 ) -> list[tuple[str, int, TableDifference | None]]:
     """Fold the snapshot's stories afresh and merge every projection table with its fold;
     (table, live rows, the first difference) per table, in ``PROJECTION_TABLES`` order.
     ``folds`` folds stories elsewhere (fold workers reading with the snapshot's
     ``story_statement``), else each is read and folded here; ``advance`` is told of the
-    reporting events folded, story by story."""
-    stories = snapshot.story_ids()
+    reporting events folded, story by story; ``stories``: the snapshot's ``story_ids``, when
+    read already."""
+    stories = snapshot.story_ids() if stories is None else stories
     folded = folds(stories) if folds else (folded_here(snapshot, story) for story in stories)
     with tempfile.TemporaryDirectory(prefix="knewwhen-verify-") as folder:
         scratch = sqlite3.connect(Path(folder) / "urls.sqlite3", isolation_level=None)

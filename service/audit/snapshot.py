@@ -6,7 +6,7 @@ single read transaction (PostgreSQL: REPEATABLE READ; SQLite: one deferred trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -27,6 +27,43 @@ class KeyColumn(NamedTuple):
     text: bool
 
 
+Rows = Callable[[str, tuple[Any, ...]], Sequence[Any]]
+"""Runs one query (``?`` markers already rewritten for its database): its rows, by name."""
+
+
+def events_statement(dialect: Dialect, store: EventStore, up_to: int | None = None) -> str:
+    """The SQL reading a page of stored events after a position, in position order
+    (parameters: the position, the page's size); with ``up_to``, only those at that position or
+    before."""
+    bound = "" if up_to is None else f" AND {store.position} <= {int(up_to)}"
+    return dialect.sql(
+        f"SELECT {store.position} AS position, originator_id, originator_version, topic, state"
+        f" FROM {store.table} WHERE {store.position} > ?{bound}"
+        f" ORDER BY {store.position} LIMIT ?"
+    )
+
+
+def paged_events(rows: Rows, statement: str) -> Iterator[tuple[int, StoredEvent]]:
+    """Every stored event ``statement`` (``events_statement``'s) reads, with its position, in
+    position order, a page at a time."""
+    after = 0
+    while True:
+        page = rows(statement, (after, PAGE))
+        for row in page:
+            yield (
+                row["position"],
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                ),
+            )
+        if len(page) < PAGE:
+            return
+        after = page[-1]["position"]
+
+
 class Snapshot:
     """Paged reads through one open read transaction's cursor."""
 
@@ -34,14 +71,12 @@ class Snapshot:
         self.cursor = cursor
         self.dialect = dialect
         position = "rowid" if dialect.name == "sqlite" else "notification_id"
-        self.select_events = (
-            f"SELECT {position} AS position, originator_id, originator_version, topic, state"
-            f" FROM {events_table} WHERE {position} > ? ORDER BY {position} LIMIT ?"
-        )
+        self.store = EventStore(events_table, position)
+        self.select_events = events_statement(dialect, self.store)
         self.count_events = f"SELECT COUNT(*) AS n FROM {events_table}"
         self.select_story_ids = f"SELECT DISTINCT originator_id FROM {events_table}"
         self.select_last = f"SELECT MAX({position}) AS last FROM {events_table}"
-        self.store = EventStore(events_table, position)
+        self._last: int | None = None
         self._select_story: str | None = None
 
     def rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -55,22 +90,19 @@ class Snapshot:
 
     def stored_events(self) -> Iterator[tuple[int, StoredEvent]]:
         """Every stored event with its position, in position order, a page at a time."""
-        after = 0
-        while True:
-            page = self.rows(self.select_events, (after, PAGE))
-            for row in page:
-                yield (
-                    row["position"],
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    ),
-                )
-            if len(page) < PAGE:
-                return
-            after = page[-1]["position"]
+        return paged_events(self.rows, self.select_events)
+
+    def last_position(self) -> int:
+        """The last stored event's position in the snapshot (0: none)."""
+        if self._last is None:
+            self._last = int(self.rows(self.select_last)[0]["last"] or 0)
+        return self._last
+
+    def events_statement(self) -> str:
+        """``events_statement`` bounded by the snapshot's last position: another connection
+        (the log worker's) pages with it through the snapshot's stored events and none stored
+        since (events are only ever appended, at later positions)."""
+        return events_statement(self.dialect, self.store, up_to=self.last_position())
 
     def story_ids(self) -> list[str]:
         """Every aggregate's id among the stored events (the stories'), in code point order."""
@@ -82,8 +114,9 @@ class Snapshot:
         with it the snapshot's events of the story and none stored since (events are only
         ever appended, at later positions)."""
         if self._select_story is None:
-            last = self.rows(self.select_last)[0]["last"] or 0
-            self._select_story = story_statement(self.dialect, self.store, up_to=last)
+            self._select_story = story_statement(
+                self.dialect, self.store, up_to=self.last_position()
+            )
         return self._select_story
 
     def story_events(self, story: str) -> list[tuple[int, StoredEvent]]:

@@ -4,33 +4,22 @@ and check every projection table against a fresh fold — naming the first index
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import msgspec
-from eventsourcing.persistence import StoredEvent
 from tqdm import tqdm
 
-from domain.story import digest_of
 from service.application import Ledger
-from service.audit.leaves import leaf_of_recorded
-from service.audit.refold import refold
+from service.audit.log_worker import log_worker
+from service.audit.recompute import Finding, Recomputed, recompute
+from service.audit.refold import TableDifference, refold
 from service.audit.snapshot import Snapshot, snapshot
-from service.merkle import MerkleTree, leaf_hash
-from service.projections.fold_workers import story_folds
-from service.projections.rows import RECORDED_TOPIC, decode_recorded
+from service.merkle import MerkleTree
+from service.projections.fold_workers import fold_workers_for, story_folds
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """Something that does not verify; ``index`` is the log's leaf index when one is known."""
-
-    index: int
-    detail: str
 
 
 @dataclass
@@ -54,26 +43,28 @@ class VerifyReport:
         return [*self.checked, verdict]
 
 
-@dataclass
-class Recomputed:
-    """The log as the stored events say it must be."""
-
-    tree: MerkleTree = field(default_factory=lambda: MerkleTree(packed=True))
-    positions: array[int] = field(default_factory=lambda: array("q"))  # 8 bytes an event
-    findings: list[Finding] = field(default_factory=list)
-    other_events: int = 0
-    bad_digests: int = 0
-
-
 def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -> VerifyReport:
     """Check the whole database in one read snapshot; the report names the first bad index.
     ``workers``: how many processes fold the stories (None: as many as replay would take,
-    ``fold_workers_for``; 0: this one)."""
+    ``fold_workers_for``; 0: this one); with any, one more recomputes the log meanwhile
+    (``log_worker``, decision 025), else this process recomputes it first."""
     report = VerifyReport()
     recorder: Any = ledger.recorder
     with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
         total = snap.event_count()
-        log = recompute(counted(snap.stored_events(), total, "leaves", progress))
+        if workers is None:
+            workers = fold_workers_for(ledger.database, total)
+        with ExitStack() as stack:
+            apart = (
+                stack.enter_context(log_worker(ledger.database, snap.events_statement()))
+                if workers
+                else None
+            )
+            if apart is None:
+                log = recompute(counted(snap.stored_events(), total, "leaves", progress))
+            projections = check_projections(ledger.database, snap, total, progress, workers)
+            if apart is not None:
+                log = apart()
         n = len(log.tree)
         report.position = log.positions[-1] if log.positions else 0
         report.checked.append(
@@ -88,48 +79,14 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
             f"(root of {n} leaves: {log.tree.root().hex()})"
         )
         first = first_failure(sorted(precise), head_finding)
-        projection = check_projections(ledger.database, snap, log, progress, report, workers)
-    found = first or projection
+    report.checked.append(projections.line)
+    found = first or projections.finding(log)
     if found is not None:
         report.failure = (
             f"index {found.index}: {found.detail}" if found.index >= 0 else found.detail
         )
         report.failure_index = found.index if found.index >= 0 else None
     return report
-
-
-def recompute(stored: Iterable[tuple[int, StoredEvent]]) -> Recomputed:
-    """Recompute every leaf hash from the stored reporting events, in position order."""
-    log = Recomputed()
-    for position, event in stored:
-        if event.topic != RECORDED_TOPIC:
-            log.other_events += 1
-            continue
-        index = len(log.tree)
-        log.positions.append(position)
-        try:
-            recorded = decode_recorded(event.state)
-        except msgspec.MsgspecError as e:
-            log.findings.append(Finding(index, f"position {position}: does not decode ({e})"))
-            log.tree.append(leaf_hash(event.state))
-            continue
-        log.tree.append(leaf_hash(leaf_of_recorded(recorded)))
-        if (recorded.originator_id, recorded.originator_version) != (
-            event.originator_id,
-            event.originator_version,
-        ):
-            log.findings.append(
-                Finding(
-                    index,
-                    f"position {position}: the row's story and version disagree with its payload",
-                )
-            )
-        if digest_of(recorded.event) != recorded.digest:
-            log.bad_digests += 1
-            log.findings.append(
-                Finding(index, f"position {position}: the event's body does not match its digest")
-            )
-    return log
 
 
 def check_leaves(snap: Snapshot, log: Recomputed) -> list[Finding]:
@@ -190,40 +147,48 @@ def first_failure(precise: list[Finding], head: tuple[int, int] | None) -> Findi
     return Finding(good, f"{mismatch}{span}")
 
 
+@dataclass(frozen=True)
+class ProjectionCheck:
+    """What comparing the projection tables with a fresh fold found: the report's line, and
+    the first difference (or the fold's failure)."""
+
+    line: str
+    difference: TableDifference | None = None
+    failure: Finding | None = None
+
+    def finding(self, log: Recomputed) -> Finding | None:
+        """The failure, or the first difference at the leaf index of the position it names."""
+        if self.failure is not None or self.difference is None:
+            return self.failure
+        position = self.difference.position
+        index = (
+            log.positions.index(position)
+            if isinstance(position, int) and position in log.positions
+            else -1
+        )
+        return Finding(index, self.difference.describe())
+
+
 def check_projections(
-    database: str,
-    snap: Snapshot,
-    log: Recomputed,
-    progress: bool,
-    report: VerifyReport,
-    workers: int | None = None,
-) -> Finding | None:
-    """Compare every projection table with a fresh fold; the first difference, if any."""
-    events = len(log.tree)
+    database: str, snap: Snapshot, total: int, progress: bool, workers: int
+) -> ProjectionCheck:
+    """Compare every projection table with a fresh fold, the stories folded by ``workers``
+    processes (0: here); ``total`` stored events, one of each story's not a reporting event
+    (the story's opening)."""
+    stories = snap.story_ids()
     try:
         with (
-            tqdm(total=events, unit="ev", desc="fold", disable=not progress) as bar,
-            story_folds(database, snap.story_statement(), events, workers) as folds,
+            tqdm(total=total - len(stories), unit="ev", desc="fold", disable=not progress) as bar,
+            story_folds(database, snap.story_statement(), total, workers) as folds,
         ):
-            results = refold(snap, folds, bar.update)
+            results = refold(snap, folds, bar.update, stories)
     except Exception as e:  # a fold that fails is a finding, not a crash
         detail = f"a fresh fold of the stored events fails: {type(e).__name__}: {e}"
-        report.checked.append(f"projections: {detail}")
-        return Finding(-1, detail)
+        return ProjectionCheck(f"projections: {detail}", failure=Finding(-1, detail))
     rows = sum(n for _, n, _ in results)
-    report.checked.append(
-        f"projections: {len(results)} tables, {rows} rows, compared with a fresh fold"
-    )
-    for _, _, difference in results:
-        if difference is not None:
-            position = difference.position
-            index = (
-                log.positions.index(position)
-                if isinstance(position, int) and position in log.positions
-                else -1
-            )
-            return Finding(index, difference.describe())
-    return None
+    line = f"projections: {len(results)} tables, {rows} rows, compared with a fresh fold"
+    differences = [difference for _, _, difference in results if difference is not None]
+    return ProjectionCheck(line, differences[0] if differences else None)
 
 
 def counted(items: Iterator[T], total: int, label: str, progress: bool) -> Iterator[T]:

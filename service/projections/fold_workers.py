@@ -18,7 +18,6 @@ whatever the writer's speed.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from collections import deque
@@ -26,13 +25,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from itertools import cycle, islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
-import psycopg
-from psycopg.rows import dict_row
 
-from service.children import child_environment, opens_elsewhere
+from service.children import child_environment, opens_elsewhere, reading_connection
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
@@ -63,13 +60,7 @@ class StoredStories:
 
     def __init__(self, database: str, statement: str) -> None:
         self.statement = statement
-        self.connection: Any
-        if is_postgres_url(database):
-            self.connection = psycopg.connect(database, autocommit=True, row_factory=dict_row)
-        else:
-            uri = Path(database).resolve().as_uri() + "?mode=ro"
-            self.connection = sqlite3.connect(uri, uri=True)
-            self.connection.row_factory = sqlite3.Row
+        self.connection = reading_connection(database)
 
     def folded(self, story: str) -> StoryRows:
         """``story``'s rows, folded from its stored events."""

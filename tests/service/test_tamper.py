@@ -22,8 +22,10 @@ from domain.story import digest_of
 from service.application import Ledger
 from service.audit import verify_child
 from service.audit.commands import cmd_verify
+from service.audit.log_worker import log_worker
+from service.audit.recompute import recompute
 from service.audit.refold import folded_here
-from service.audit.snapshot import snapshot
+from service.audit.snapshot import events_statement, snapshot
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.audit.verify_child import VerifyFailed, verify_apart
@@ -185,18 +187,22 @@ def test_creating_the_triggers_again_is_harmless(raw: Raw) -> None:
         raw.run(f"DELETE FROM {raw.events}")
 
 
-def test_an_edited_payload_is_named(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_edited_payload_is_named(ledger: Ledger, raw: Raw, workers: int) -> None:
     with attacker(raw):
         position = raw.position_of(6)
         raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=False))
-    failed_at(verify(ledger), 6, f"position {position}", "digest")
+    failed_at(verify(ledger, workers=workers), 6, f"position {position}", "digest")
 
 
-def test_an_edit_with_a_recomputed_digest_is_still_named(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_edit_with_a_recomputed_digest_is_still_named(
+    ledger: Ledger, raw: Raw, workers: int
+) -> None:
     with attacker(raw):
         position = raw.position_of(3)
         raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=True))
-    failed_at(verify(ledger), 3, "does not hash to its leaf")
+    failed_at(verify(ledger, workers=workers), 3, "does not hash to its leaf")
 
 
 def test_an_edit_that_also_rewrites_the_leaf_is_caught_by_the_tree_heads(
@@ -214,10 +220,11 @@ def test_an_edit_that_also_rewrites_the_leaf_is_caught_by_the_tree_heads(
     failed_at(verify(ledger), 1, "tree head of size 2")
 
 
-def test_a_deleted_row_is_named(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_deleted_row_is_named(ledger: Ledger, raw: Raw, workers: int) -> None:
     with attacker(raw):
         raw.delete(raw.position_of(4))
-    failed_at(verify(ledger), 4, "deleted or moved")
+    failed_at(verify(ledger, workers=workers), 4, "deleted or moved")
 
 
 def test_a_deleted_last_row_is_named_even_after_a_replay(ledger: Ledger, raw: Raw) -> None:
@@ -238,10 +245,11 @@ def test_two_swapped_rows_are_named_by_the_first(ledger: Ledger, raw: Raw) -> No
     failed_at(verify(ledger), 2)
 
 
-def test_a_rewritten_tree_head_is_named(ledger: Ledger, raw: Raw) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_rewritten_tree_head_is_named(ledger: Ledger, raw: Raw, workers: int) -> None:
     with attacker(raw):
         raw.run("UPDATE kw_tree_heads SET root_hash = ? WHERE tree_size = 7", (b"\x00" * 32,))
-    failed_at(verify(ledger), 6, "tree head of size 7")
+    failed_at(verify(ledger, workers=workers), 6, "tree head of size 7")
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -428,3 +436,45 @@ def test_fold_workers_read_the_snapshot_not_what_was_appended_since(ledger: Ledg
     assert [(t, [tuple(r) for r in table_rows]) for t, table_rows in rows.tables] == [
         (t, [tuple(r) for r in table_rows]) for t, table_rows in in_snapshot.tables
     ]
+
+
+def test_the_log_worker_reads_the_snapshot_not_what_was_appended_since(ledger: Ledger) -> None:
+    recorder: Any = ledger.recorder
+    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+        bounded = snap.events_statement()
+        here = recompute(snap.stored_events())
+        later = event(
+            "report_confirmed", "a-later", "ap", "2020-10-10T12:00", claim("c", "confirms")
+        )
+        ledger.append("a", [later], "w")  # committed while the snapshot is open
+        with log_worker(ledger.database, bounded) as answer:
+            apart = answer()
+        with log_worker(ledger.database, events_statement(ledger.dialect, snap.store)) as answer:
+            everything = answer()
+    assert (len(here.tree), len(apart.tree), len(everything.tree)) == (10, 10, 11)
+    assert list(apart.tree.leaf_hashes) == list(here.tree.leaf_hashes)
+    assert apart.tree.root(7) == here.tree.root(7) and apart.tree.root() == here.tree.root()
+    assert (apart.positions, apart.other_events) == (here.positions, here.other_events)
+
+
+def test_the_log_worker_sends_its_findings(ledger: Ledger, raw: Raw) -> None:
+    with attacker(raw):
+        position = raw.position_of(6)
+        raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=False))
+    recorder: Any = ledger.recorder
+    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+        here = recompute(snap.stored_events())
+        with log_worker(ledger.database, snap.events_statement()) as answer:
+            apart = answer()
+    assert apart.findings == here.findings and len(here.findings) == 1
+    assert (apart.bad_digests, here.bad_digests) == (1, 1)
+
+
+def test_a_log_worker_that_fails_says_so(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database, " * 512)
+    with (
+        log_worker(str(garbage), "SELECT 1") as answer,
+        pytest.raises(RuntimeError, match="exit status 1"),
+    ):
+        answer()

@@ -237,6 +237,31 @@ def test_the_cached_tree_agrees_with_the_plain_recursive_functions(leaves: list[
     assert list(MerkleTree(leaves).leaf_hashes) == leaves
 
 
+@settings(max_examples=40, deadline=None)
+@given(leaf_lists)
+def test_a_packed_tree_taken_up_from_its_levels_answers_as_it_did(leaves: list[bytes]) -> None:
+    tree = MerkleTree(leaves, packed=True)
+    again = MerkleTree.from_packed_levels([bytearray(level) for level in tree.packed_levels()])
+    assert list(again.leaf_hashes) == leaves
+    for size in range(len(leaves) + 1):
+        assert again.root(size) == tree.root(size)
+    for index in range(len(leaves)):
+        assert again.inclusion(index) == tree.inclusion(index)
+    more = leaf_hash(b"one more")
+    assert again.append(more) == tree.append(more)
+    assert again.root() == tree.root()
+
+
+def test_levels_that_do_not_make_a_tree_are_refused() -> None:
+    levels = [
+        bytearray(level) for level in MerkleTree([_sha(b"a")] * 4, packed=True).packed_levels()
+    ]
+    with pytest.raises(ValueError, match="half the hashes"):
+        MerkleTree.from_packed_levels([levels[0], levels[2]])
+    with pytest.raises(ValueError, match="multiple of 32"):
+        MerkleTree.from_packed_levels([levels[0] + b"x"])
+
+
 @settings(max_examples=100, deadline=None)
 @given(leaf_lists, st.data())
 def test_a_flipped_byte_anywhere_breaks_an_inclusion_proof(
