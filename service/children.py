@@ -1,10 +1,12 @@
 """Child Python processes of this checkout that open the same database: replay's fold workers
-(decision 016) and the server's verifications (decision 021)."""
+(decision 016), the server's verifications (decision 021) and verify's log worker (decision
+025)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +41,16 @@ def reading_connection(database: str) -> Any:
     connection = sqlite3.connect(uri, uri=True)
     connection.row_factory = sqlite3.Row
     return connection
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End a child: its pipes closed (a child blocked on either then ends), killed if it
+    lingers."""
+    for pipe in (process.stdin, process.stdout):
+        if pipe:
+            pipe.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

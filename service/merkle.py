@@ -195,7 +195,8 @@ class MerkleTree:
 
     @classmethod
     def from_packed_levels(cls, levels: Sequence[bytearray]) -> MerkleTree:
-        """The packed tree whose ``packed_levels()`` these are (copied into ``levels``)."""
+        """The packed tree whose ``packed_levels()`` these are; it keeps ``levels`` as its own
+        buffers, without copying them."""
         tree = cls(packed=True)
         tree._levels = [PackedHashes.of(level) for level in levels] or [PackedHashes()]
         for below, level in zip(tree._levels, tree._levels[1:], strict=False):

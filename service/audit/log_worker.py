@@ -27,7 +27,7 @@ import msgspec
 
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.snapshot import paged_events
-from service.children import child_environment, reading_connection
+from service.children import child_environment, reading_connection, stop
 from service.merkle import MerkleTree
 from service.persistence import is_postgres_url
 
@@ -131,14 +131,7 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
 
         yield answer
     finally:
-        for pipe in (process.stdin, process.stdout):
-            if pipe:
-                pipe.close()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _pipe(stream: IO[bytes] | None) -> IO[bytes]:

@@ -5,7 +5,7 @@ and check every projection table against a fresh fold — naming the first index
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,12 +54,9 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
         total = snap.event_count()
         if workers is None:
             workers = fold_workers_for(ledger.database, total)
-        with ExitStack() as stack:
-            apart = (
-                stack.enter_context(log_worker(ledger.database, snap.events_statement()))
-                if workers
-                else None
-            )
+        with (
+            log_worker(ledger.database, snap.events_statement()) if workers else nullcontext()
+        ) as apart:
             if apart is None:
                 log = recompute(counted(snap.stored_events(), total, "leaves", progress))
             projections = check_projections(ledger.database, snap, total, progress, workers)

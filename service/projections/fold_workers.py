@@ -29,7 +29,7 @@ from typing import IO
 
 import msgspec
 
-from service.children import child_environment, opens_elsewhere, reading_connection
+from service.children import child_environment, opens_elsewhere, reading_connection, stop
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
@@ -102,16 +102,8 @@ class Worker:
         return rows
 
     def stop(self) -> None:
-        """End the process: its pipes closed (a worker blocked on either then ends), killed
-        if it lingers."""
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe:
-                pipe.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """End the process (``children.stop``)."""
+        stop(self.process)
 
     def _exactly(self, stream: IO[bytes], size: int) -> bytes:
         data = stream.read(size)
