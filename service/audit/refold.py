@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from service.audit.snapshot import KeyColumn, Snapshot
 from service.projections.dialect import PROJECTION_TABLES, SQLITE
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story
 from service.projections.rows import RECORDED_TOPIC, stored_event_row
+
+T = TypeVar("T")
 
 EVENTS = "kw_events"
 URLS = "kw_document_urls"
@@ -146,9 +148,10 @@ def refold(
     """Fold the snapshot's stories afresh and merge every projection table with its fold;
     (table, live rows, the first difference) per table, in ``PROJECTION_TABLES`` order.
     ``folds`` folds stories elsewhere (fold workers reading with the snapshot's
-    ``story_statement``), else each is read and folded here; ``advance`` is told of the
-    reporting events folded, story by story; ``stories``: the snapshot's ``story_ids``, when
-    read already."""
+    ``story_statement``), else each is read and folded here; ``advance`` is told of the stored
+    events merged with ``kw_events`` (all of them, a page at a time), then of the reporting
+    events folded, story by story; ``stories``: the snapshot's ``story_ids``, when read
+    already."""
     stories = snapshot.story_ids() if stories is None else stories
     folded = folds(stories) if folds else (folded_here(snapshot, story) for story in stories)
     with tempfile.TemporaryDirectory(prefix="knewwhen-verify-") as folder:
@@ -181,7 +184,7 @@ def merged_tables(
     events = checks[EVENTS] = live_check(snapshot, layouts[EVENTS])
     events.take(
         stored_event_row(position, event.state)[1]
-        for position, event in snapshot.stored_events()
+        for position, event in counted(snapshot.stored_events(), advance)
         if event.topic == RECORDED_TOPIC
     )
     by_story = [t for t in PROJECTION_TABLES if t not in (EVENTS, URLS)]
@@ -204,6 +207,18 @@ def merged_tables(
     urls.take(tuple(row) for row in scratch.execute(f"SELECT * FROM fold_urls ORDER BY {order}"))
     for table in PROJECTION_TABLES:
         yield checks[table].finish()
+
+
+def counted(items: Iterable[T], advance: Callable[[int], object], every: int = 1000) -> Iterator[T]:
+    """``items`` passed through, ``advance`` told of them ``every`` at a time, then of the rest."""
+    seen = 0
+    for item in items:
+        yield item
+        seen += 1
+        if seen == every:
+            advance(seen)
+            seen = 0
+    advance(seen)
 
 
 def live_check(snapshot: Snapshot, layout: Layout) -> TableCheck:

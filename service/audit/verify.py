@@ -170,12 +170,13 @@ def check_projections(
     database: str, snap: Snapshot, total: int, progress: bool, workers: int
 ) -> ProjectionCheck:
     """Compare every projection table with a fresh fold, the stories folded by ``workers``
-    processes (0: here); ``total`` stored events, one of each story's not a reporting event
-    (the story's opening)."""
+    processes (0: here). The progress bar counts the ``total`` stored events merged with
+    ``kw_events``, then the reporting events folded (all but each story's opening)."""
     stories = snap.story_ids()
+    steps = total + total - len(stories)
     try:
         with (
-            tqdm(total=total - len(stories), unit="ev", desc="fold", disable=not progress) as bar,
+            tqdm(total=steps, unit="ev", desc="projections", disable=not progress) as bar,
             story_folds(database, snap.story_statement(), total, workers) as folds,
         ):
             results = refold(snap, folds, bar.update, stories)

@@ -276,6 +276,14 @@ def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen:
     assert lines[-1] == "OK: the log and the projections verify"
 
 
+def test_verify_progress_counts_both_passes_to_the_end(knewwhen: Knewwhen) -> None:
+    knewwhen("import", "--bundled")
+    code, _, err = knewwhen("verify", "--progress")
+    assert code == 0
+    # 16 stored events merged with kw_events, then the 15 reporting events folded.
+    assert "projections: 100%" in err and "31/31" in err
+
+
 def test_verify_exits_1_naming_the_first_bad_index(knewwhen: Knewwhen, database: str) -> None:
     knewwhen("import", "--bundled")
     raw = Raw(database)
