@@ -8,7 +8,7 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -54,3 +54,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def pipe(stream: IO[bytes] | None, whose: str) -> IO[bytes]:
+    """A child's standard input or output, which ``Popen`` made (``whose``: the child, named)."""
+    if stream is None:
+        raise RuntimeError(f"{whose} has no pipe")
+    return stream

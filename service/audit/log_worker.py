@@ -20,16 +20,14 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO
 
 import msgspec
 
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.snapshot import paged_events
-from service.children import child_environment, reading_connection, stop
+from service.children import child_environment, pipe, reading_connection, stop
 from service.merkle import MerkleTree
-from service.persistence import is_postgres_url
 
 
 class LogHead(msgspec.Struct, array_like=True, frozen=True):
@@ -107,8 +105,6 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
     """A worker process recomputing the log of ``database`` from the stored events that
     ``statement`` pages through; yields a function that waits for its answer. The process is
     stopped on leaving, whatever happened."""
-    if not is_postgres_url(database):
-        database = str(Path(database).resolve())
     process = subprocess.Popen(
         [sys.executable, "-m", "service.audit.log_worker"],
         stdin=subprocess.PIPE,
@@ -116,13 +112,13 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
         env=child_environment(),
     )
     try:
-        stdin = _pipe(process.stdin)
+        stdin = pipe(process.stdin, "the log worker")
         stdin.write(msgspec.json.encode([database, statement]) + b"\n")
         stdin.close()
 
         def answer() -> Recomputed:
             try:
-                return read_log(_pipe(process.stdout))
+                return read_log(pipe(process.stdout, "the log worker"))
             except EOFError:
                 code = process.wait()
                 raise RuntimeError(
@@ -132,12 +128,6 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
         yield answer
     finally:
         stop(process)
-
-
-def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
-    if stream is None:
-        raise RuntimeError("the log worker has no pipe")
-    return stream
 
 
 def serve() -> None:

@@ -19,14 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from service.audit.snapshot import KeyColumn, Snapshot
+from service.audit.snapshot import KeyColumn, Snapshot, counted
 from service.projections.dialect import PROJECTION_TABLES, SQLITE
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story
 from service.projections.rows import RECORDED_TOPIC, stored_event_row
-
-T = TypeVar("T")
 
 EVENTS = "kw_events"
 URLS = "kw_document_urls"
@@ -207,18 +205,6 @@ def merged_tables(
     urls.take(tuple(row) for row in scratch.execute(f"SELECT * FROM fold_urls ORDER BY {order}"))
     for table in PROJECTION_TABLES:
         yield checks[table].finish()
-
-
-def counted(items: Iterable[T], advance: Callable[[int], object], every: int = 1000) -> Iterator[T]:
-    """``items`` passed through, ``advance`` told of them ``every`` at a time, then of the rest."""
-    seen = 0
-    for item in items:
-        yield item
-        seen += 1
-        if seen == every:
-            advance(seen)
-            seen = 0
-    advance(seen)
 
 
 def live_check(snapshot: Snapshot, layout: Layout) -> TableCheck:

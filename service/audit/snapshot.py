@@ -6,9 +6,9 @@ single read transaction (PostgreSQL: REPEATABLE READ; SQLite: one deferred trans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 from psycopg.rows import tuple_row
@@ -18,6 +18,8 @@ from service.projections.rebuild import EventStore, stored_of, story_statement
 from service.projections.snapshots import reading
 
 PAGE = 1000
+
+T = TypeVar("T")
 
 
 class KeyColumn(NamedTuple):
@@ -62,6 +64,18 @@ def paged_events(rows: Rows, statement: str) -> Iterator[tuple[int, StoredEvent]
         if len(page) < PAGE:
             return
         after = page[-1]["position"]
+
+
+def counted(items: Iterable[T], advance: Callable[[int], object], every: int = 1000) -> Iterator[T]:
+    """``items`` passed through, ``advance`` told of them ``every`` at a time, then of the rest."""
+    seen = 0
+    for item in items:
+        yield item
+        seen += 1
+        if seen == every:
+            advance(seen)
+            seen = 0
+    advance(seen)
 
 
 class Snapshot:

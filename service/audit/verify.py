@@ -4,10 +4,9 @@ and check every projection table against a fresh fold — naming the first index
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm import tqdm
 
@@ -15,11 +14,9 @@ from service.application import Ledger
 from service.audit.log_worker import log_worker
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.refold import TableDifference, refold
-from service.audit.snapshot import Snapshot, snapshot
+from service.audit.snapshot import Snapshot, counted, snapshot
 from service.merkle import MerkleTree
 from service.projections.fold_workers import fold_workers_for, story_folds
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -58,7 +55,8 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
             log_worker(ledger.database, snap.events_statement()) if workers else nullcontext()
         ) as apart:
             if apart is None:
-                log = recompute(counted(snap.stored_events(), total, "leaves", progress))
+                with tqdm(total=total, unit="ev", desc="leaves", disable=not progress) as bar:
+                    log = recompute(counted(snap.stored_events(), bar.update))
             projections = check_projections(ledger.database, snap, total, progress, workers)
             if apart is not None:
                 log = apart()
@@ -187,11 +185,3 @@ def check_projections(
     line = f"projections: {len(results)} tables, {rows} rows, compared with a fresh fold"
     differences = [difference for _, _, difference in results if difference is not None]
     return ProjectionCheck(line, differences[0] if differences else None)
-
-
-def counted(items: Iterator[T], total: int, label: str, progress: bool) -> Iterator[T]:
-    """Pass items through, with a progress bar on stderr when asked."""
-    with tqdm(total=total, unit="ev", desc=label, disable=not progress) as bar:
-        for item in items:
-            bar.update(1)
-            yield item

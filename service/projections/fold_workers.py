@@ -29,7 +29,7 @@ from typing import IO
 
 import msgspec
 
-from service.children import child_environment, opens_elsewhere, reading_connection, stop
+from service.children import child_environment, opens_elsewhere, pipe, reading_connection, stop
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
@@ -87,14 +87,14 @@ class Worker:
         self.sent.append(story)
 
     def _line(self, value: str | list[str]) -> None:
-        stdin = self._pipe(self.process.stdin)
+        stdin = pipe(self.process.stdin, "a fold worker")
         stdin.write(msgspec.json.encode(value) + b"\n")
         stdin.flush()
 
     def answer(self) -> StoryRows:
         """The rows of the oldest story sent."""
         story = self.sent.popleft()
-        stdout = self._pipe(self.process.stdout)
+        stdout = pipe(self.process.stdout, "a fold worker")
         size = int.from_bytes(self._exactly(stdout, 4), "big")
         rows = decode_rows(self._exactly(stdout, size))
         if rows.story != story:
@@ -111,12 +111,6 @@ class Worker:
             code = self.process.wait()
             raise RuntimeError(f"a fold worker ended (exit status {code}) before answering")
         return data
-
-    @staticmethod
-    def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
-        if stream is None:
-            raise RuntimeError("a fold worker has no pipe")
-        return stream
 
 
 def in_order(workers: Sequence[Worker], stories: Iterable[str]) -> Iterator[StoryRows]:
