@@ -37,12 +37,30 @@ def bundled_story_path() -> Path:
     return Path(str(resources.files("service") / "stories" / BUNDLED_STORY))
 
 
-def open_ledger(*, rebuild: bool = False) -> Ledger:
-    """The ledger on the configured database (creating a SQLite file's folder if needed);
-    ``rebuild`` opens one whose projections are of an earlier format, to replay them."""
+# The commands that may create the configured SQLite file; the others only read a store, and
+# one that does not exist is a mistyped path, not an empty store (verify would say OK).
+CREATING_COMMANDS = frozenset({"import", "token"})
+
+
+class NoDatabase(Exception):
+    """A command that only reads named a SQLite file that does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no database at {path} (KNEWWHEN_DATABASE); 'knewwhen import' creates one"
+        )
+
+
+def open_ledger(*, rebuild: bool = False, create: bool = True) -> Ledger:
+    """The ledger on the configured database: a SQLite file and its folder are created when
+    ``create``, else a missing file raises ``NoDatabase``; ``rebuild`` opens one whose
+    projections are of an earlier format, to replay them."""
     database = settings_module.load().database
     if "://" not in database:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        if not create and not path.exists():
+            raise NoDatabase(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     return Ledger(database, rebuild=rebuild)
 
 
@@ -369,8 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return cmd_serve(args, None)
     try:
-        ledger = open_ledger(rebuild=args.command == "replay")
-    except ProjectionsOutOfDate as e:
+        ledger = open_ledger(
+            rebuild=args.command == "replay", create=args.command in CREATING_COMMANDS
+        )
+    except (ProjectionsOutOfDate, NoDatabase) as e:
         print(f"knewwhen {args.command}: {e}", file=sys.stderr)
         return 1
     try:

@@ -244,8 +244,8 @@ def test_projections_of_an_earlier_format_are_refused_until_replay_rebuilds_them
 
 
 def test_errors_are_clear(knewwhen: Knewwhen) -> None:
-    assert knewwhen("knowledge", "nope") == (1, "", "knewwhen knowledge: no story 'nope'\n")
     knewwhen("import", "--bundled")
+    assert knewwhen("knowledge", "nope") == (1, "", "knewwhen knowledge: no story 'nope'\n")
     code, _, err = knewwhen("knowledge", STORY, "--at", "yesterday")
     assert code == 2
     assert "--at: 'yesterday' is neither an RFC 3339 timestamp" in err
@@ -256,7 +256,50 @@ def test_errors_are_clear(knewwhen: Knewwhen) -> None:
     assert (code, err) == (1, "knewwhen import: no such file: /no/such/file.jsonl\n")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify",),
+        ("knowledge", STORY),
+        ("timeline", STORY),
+        ("export", STORY),
+        ("provenance", STORY),
+        ("replay",),
+    ],
+)
+def test_a_command_that_reads_refuses_a_sqlite_file_that_does_not_exist(
+    args: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "typo" / "knewwhen.sqlite3"
+    monkeypatch.setenv("KNEWWHEN_DATABASE", str(missing))
+    assert main(list(args)) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        f"knewwhen {args[0]}: no database at {missing} (KNEWWHEN_DATABASE);"
+        " 'knewwhen import' creates one\n",
+    )
+    assert not missing.parent.exists()
+
+
+def test_import_and_token_create_the_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["token", "create", "desk", "--role", "reader"], ["import", "--bundled"]):
+        database = tmp_path / command[0] / "knewwhen.sqlite3"
+        monkeypatch.setenv("KNEWWHEN_DATABASE", str(database))
+        assert main(command) == 0
+        assert database.exists()
+    monkeypatch.setenv("KNEWWHEN_DATABASE", str(tmp_path / "token" / "knewwhen.sqlite3"))
+    assert main(["verify"]) == 0
+    capsys.readouterr()
+
+
 def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen: Knewwhen) -> None:
+    knewwhen("token", "create", "desk", "--role", "reader")  # a store with no events yet
     code, out, _ = knewwhen("verify")
     assert code == 0
     assert (
@@ -326,8 +369,8 @@ def test_provenance_prints_prov_json_or_prov_n(knewwhen: Knewwhen) -> None:
 
 
 def test_provenance_refusals_name_the_story_or_claim(knewwhen: Knewwhen) -> None:
-    assert knewwhen("provenance", "nope") == (1, "", "knewwhen provenance: no story 'nope'\n")
     knewwhen("import", "--bundled")
+    assert knewwhen("provenance", "nope") == (1, "", "knewwhen provenance: no story 'nope'\n")
     code, out, err = knewwhen("provenance", STORY, "no-such-claim")
     assert (code, out) == (1, "")
     assert err.startswith(
