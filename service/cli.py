@@ -26,7 +26,7 @@ from service.audit.commands import (
 from service.importer import ImportRejected, export_lines, import_file
 from service.projections.format import ProjectionsOutOfDate
 from service.schemas import Changes, ClaimHistory, Timeline
-from service.timeparse import BadTime, parse_moment
+from service.timeparse import BadTime, parse_moment, require_order, rfc3339
 
 BUNDLED_STORY = "doj-zero-tolerance.jsonl"
 _encode = msgspec.json.Encoder().encode
@@ -84,7 +84,7 @@ def emit_json(value: Any) -> None:
 
 def iso(value: datetime | None) -> str:
     """A time as RFC 3339 in UTC with ``Z``."""
-    return "-" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return "-" if value is None else rfc3339(value)
 
 
 def listed(names: list[str], shown: int = 5) -> str:
@@ -191,6 +191,7 @@ def cmd_changes(args: argparse.Namespace, ledger: Ledger) -> int:
     ledger.require_story(args.story)
     start = parse_moment(args.start, "--from")
     end = moment(args.end, "--to") or datetime.now(UTC)
+    require_order(start, end, "--from", "--to")
     before = moment(args.recorded_before, "--recorded-before")
     changes = tuple(ledger.reader.changes(args.story, start, end, before))
     if args.json:

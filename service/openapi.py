@@ -148,7 +148,7 @@ def document() -> dict[str, Any]:
         query("limit", "At most this many", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
     ]
     changes = [
-        {**query("from", f"Start (exclusive): {MOMENT}"), "required": True},
+        {**query("from", f"Start (exclusive; not after to, else 400): {MOMENT}"), "required": True},
         query("to", f"End (inclusive); default now: {MOMENT}"),
         RECORDED_BEFORE,
     ]

@@ -89,9 +89,10 @@ def bad_header(name: str, detail: str) -> HTTPProblem:
     return HTTPProblem(problem(400, detail, "invalid-header", "Invalid header", (item,)))
 
 
-def not_found(detail: str, kind: str = "not-found") -> HTTPProblem:
-    """A story, event or claim the ledger does not hold (404)."""
-    return HTTPProblem(problem(404, detail, kind))
+def not_found(detail: str, kind: str = "not-found", title: str | None = None) -> HTTPProblem:
+    """A story, event or claim the ledger does not hold (404); ``title`` names what is missing
+    (the status phrase, "Not Found", without it)."""
+    return HTTPProblem(problem(404, detail, kind, title))
 
 
 def unprocessable(pointer: str, detail: str, kind: str = "invalid-body") -> HTTPProblem:

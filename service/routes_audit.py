@@ -70,7 +70,7 @@ async def get_log_entry(request: Request) -> Response:
         try:
             return log_answer(ledger, lambda log, store: log.entry(store, index))
         except OutOfRange as e:
-            raise not_found(str(e), "leaf-not-found") from None
+            raise not_found(str(e), "leaf-not-found", "Log leaf not found") from None
 
     answer, headers = await consult(request, entry)
     return json_response(answer, headers=headers)
@@ -136,7 +136,7 @@ async def provenance_response(request: Request, claim: str | None) -> Response:
         try:
             return provenance_document(ledger, story, claim, at, recorded_before)
         except UnknownClaim as e:
-            raise not_found(e.detail, "claim-not-found") from None
+            raise not_found(e.detail, "claim-not-found", "Claim not found") from None
 
     answer, headers = await consult(request, document)
     headers["Vary"] = "Accept"

@@ -30,7 +30,11 @@ _QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
 
 def document_missing(story: str, document: str, when: str = "") -> HTTPProblem:
     """404 for a document the story does not hold (or not yet, ``when``)."""
-    return not_found(f"story {story!r} has no document {document!r}{when}", "document-not-found")
+    return not_found(
+        f"story {story!r} has no document {document!r}{when}",
+        "document-not-found",
+        "Document not found",
+    )
 
 
 def require_revision(revisions: list[Revision], story: str, document: str, number: int) -> Revision:
@@ -42,6 +46,7 @@ def require_revision(revisions: list[Revision], story: str, document: str, numbe
             f"document {document!r} of story {story!r} has {len(revisions)} revisions, "
             f"not a revision {number}",
             "revision-not-found",
+            "Revision not found",
         )
     return revisions[number - 1]
 

@@ -111,13 +111,15 @@ async def resource_of(request: Request, skip: int) -> tuple[Resource, Endpoints,
     now = datetime.now(UTC)
     found, headers = await consult(request, lambda ledger: resolve(ledger, uri_r, base, now))
     if found is None:
-        raise not_found(f"no document has the URI-R {uri_r!r}", "unknown-uri-r")
+        raise not_found(
+            f"no document has the URI-R {uri_r!r}", "unknown-uri-r", "Unknown original resource"
+        )
     return found, Endpoints(base, found.original), headers
 
 
 def no_memento(ends: Endpoints, detail: str, extra: dict[str, str]) -> HTTPProblem:
     """404 for a datetime before the first memento, still linking the original and TimeMap."""
-    problem = not_found(detail, "no-memento").problem
+    problem = not_found(detail, "no-memento", "No memento at that time").problem
     return HTTPProblem(problem, {**extra, "Link": link_header(ends.original_links())})
 
 

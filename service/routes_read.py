@@ -35,6 +35,7 @@ from service.schemas import (
     StorySummary,
     Timeline,
 )
+from service.timeparse import BadTime, require_order
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -218,7 +219,9 @@ async def get_event(request: Request) -> Response:
         require_story(ledger, story)
         view = ledger.reader.event(story, event_id)
         if view is None:
-            raise not_found(f"story {story!r} has no event {event_id!r}", "event-not-found")
+            raise not_found(
+                f"story {story!r} has no event {event_id!r}", "event-not-found", "Event not found"
+            )
         return view
 
     answer, headers = await consult(request, one)
@@ -252,7 +255,9 @@ async def get_claim_history(request: Request) -> Response:
         require_story(ledger, story)
         entries = ledger.reader.history(story, claim, recorded_before)
         if not entries:
-            raise not_found(f"story {story!r} has no claim {claim!r}", "claim-not-found")
+            raise not_found(
+                f"story {story!r} has no claim {claim!r}", "claim-not-found", "Claim not found"
+            )
         return ClaimHistory(story, claim, recorded_before, tuple(entries))
 
     asked = Asked(("history", story, claim, recorded_before), story, recorded_before)
@@ -267,6 +272,10 @@ async def get_changes(request: Request) -> Response:
         raise bad_parameter("from", "from is required: a timestamp or a date")
     asked_end = query_moment(request, "to")
     end = asked_end or datetime.now(UTC)
+    try:
+        require_order(start, end, "from", "to")
+    except BadTime as e:
+        raise bad_parameter("from", str(e)) from None
     recorded_before = query_moment(request, "recorded_before")
 
     def changes(ledger: Ledger) -> Changes:

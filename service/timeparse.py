@@ -32,3 +32,18 @@ def parse_moment(text: str, field: str) -> datetime:
         f"{field}: {text!r} is neither an RFC 3339 timestamp with an offset "
         "(2020-10-07T00:00:00Z) nor a date (2020-10-07)"
     )
+
+
+def require_order(start: datetime, end: datetime, start_field: str, end_field: str) -> None:
+    """Refuse an interval (``start``, ``end``] whose start is after its end (it holds nothing,
+    and is most likely the two times swapped)."""
+    if start > end:
+        raise BadTime(
+            f"{start_field}: {rfc3339(start)} is after {end_field} ({rfc3339(end)}); "
+            "the interval is (from, to]"
+        )
+
+
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as an RFC 3339 timestamp in UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -141,6 +141,7 @@ def test_one_event_by_id(client: TestClient, story: list[dict[str, Any]]) -> Non
     missing = client.get(f"{EVENTS}/nope")
     assert missing.status_code == 404
     assert missing.json()["type"] == "urn:knewwhen:problem:event-not-found"
+    assert missing.json()["title"] == "Event not found"
 
 
 def test_knowledge_is_exactly_the_reader_answer_and_the_reference_fold(
@@ -226,6 +227,7 @@ def test_claim_history_lists_each_change(client: TestClient, story: Any) -> None
     missing = client.get(f"{BASE}/claims/c404/history")
     assert missing.status_code == 404
     assert missing.json()["type"] == "urn:knewwhen:problem:claim-not-found"
+    assert missing.json()["title"] == "Claim not found"
 
 
 def test_changes_in_an_interval(client: TestClient, story: Any) -> None:
@@ -239,6 +241,17 @@ def test_changes_in_an_interval(client: TestClient, story: Any) -> None:
     missing_from = client.get(f"{BASE}/changes")
     assert missing_from.status_code == 400
     assert missing_from.json()["errors"][0]["parameter"] == "from"
+    swapped = client.get(f"{BASE}/changes?from=2020-10-08&to=2020-10-06")
+    assert swapped.status_code == 400
+    assert swapped.headers["content-type"] == "application/problem+json"
+    assert swapped.json()["errors"] == [
+        {
+            "detail": "from: 2020-10-08T23:59:59.999999Z is after to"
+            " (2020-10-06T23:59:59.999999Z); the interval is (from, to]",
+            "parameter": "from",
+        }
+    ]
+    assert client.get(f"{BASE}/changes?from=2020-10-08&to=2020-10-08").json()["changes"] == []
 
 
 def test_timeline_in_public_order(client: TestClient, tokens: dict[str, str]) -> None:

@@ -249,6 +249,12 @@ def test_errors_are_clear(knewwhen: Knewwhen) -> None:
     code, _, err = knewwhen("knowledge", STORY, "--at", "yesterday")
     assert code == 2
     assert "--at: 'yesterday' is neither an RFC 3339 timestamp" in err
+    code, out, err = knewwhen("changes", STORY, "--from", "2020-10-08", "--to", "2020-10-01")
+    assert (code, out) == (2, "")
+    assert err == (
+        "knewwhen changes: --from: 2020-10-08T23:59:59.999999Z is after --to"
+        " (2020-10-01T23:59:59.999999Z); the interval is (from, to]\n"
+    )
     code, _, err = knewwhen("history", STORY, "no-such-claim")
     assert code == 1
     assert "has no claim 'no-such-claim'" in err

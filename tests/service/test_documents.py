@@ -188,6 +188,7 @@ def test_404s_name_what_is_missing(client: TestClient, ledger: Ledger) -> None:
         assert r.status_code == 404, path
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"] == f"urn:knewwhen:problem:{kind}", path
+        assert r.json()["title"].lower().replace(" ", "-") == kind, path
 
 
 def test_bad_parameters_are_400_and_unservable_accept_is_406(
