@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.sqlite import SQLiteConnectionPool
 from tqdm import tqdm
 
 from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
+from service.checkpointer import Checkpointer
 from service.group_commit import CommitQueue, Waiting
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
@@ -28,6 +30,14 @@ from service.schemas import Receipt
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
+
+
+def sqlite_checkpointer(datastore: Any) -> Checkpointer | None:
+    """A checkpointer for the datastore's SQLite file (None: PostgreSQL, or SQLite in memory)."""
+    pool = getattr(datastore, "pool", None)
+    if not isinstance(pool, SQLiteConnectionPool) or pool.is_sqlite_memory_mode:
+        return None
+    return Checkpointer(pool.db_name)
 
 
 def utc_now() -> datetime:
@@ -51,6 +61,7 @@ class Ledger(Application[str]):
     def __init__(self, database: str, clock: Clock = utc_now, *, rebuild: bool = False) -> None:
         """Open the database. Its projections must be of this release's format, unless
         ``rebuild`` says the caller is about to ``replay`` them (``ProjectionsOutOfDate``)."""
+        self._checkpointer: Checkpointer | None = None
         super().__init__(env=environment(database))
         stale = self.recorder.stale_format  # type: ignore[attr-defined]
         if stale is not None and not rebuild:
@@ -63,6 +74,7 @@ class Ledger(Application[str]):
         self._write_lock = threading.Lock()
         self._commits = CommitQueue(self._write_group)
         self._last_recorded_at = datetime.min.replace(tzinfo=UTC)
+        self._checkpointer = sqlite_checkpointer(self.recorder.datastore)  # type: ignore[attr-defined]
 
     def append(
         self,
@@ -151,6 +163,8 @@ class Ledger(Application[str]):
         except BaseException:
             self._forget(*story_ids)
             raise
+        if changed and self._checkpointer is not None:
+            self._checkpointer.nudge()
 
     def _write_each_alone(self, appends: list[Waiting]) -> None:
         """Each append in a transaction of its own (the write lock held), each outcome its own."""
@@ -298,6 +312,12 @@ class Ledger(Application[str]):
         self.recorder.stale_format = None  # type: ignore[attr-defined]
         self.after_bulk_write()
         return total
+
+    def close(self) -> None:
+        """Stop the checkpointer thread, then close the database's connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        super().close()
 
     def after_bulk_write(self) -> None:
         """On PostgreSQL, ``VACUUM (ANALYZE)`` the tables an import or a replay wrote: the

@@ -32,6 +32,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from service.audit.log import VerifiableLog
 from service.audit.triggers import append_only_statements
+from service.checkpointer import BACKSTOP_PAGES
 from service.projections.dialect import POSTGRES, SQLITE
 from service.projections.format import stale_format
 from service.projections.writer import Projector
@@ -107,6 +108,10 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
                 connection.execute("PRAGMA journal_mode=WAL")
                 self.journal_mode_was_changed_to_wal = True
             self.is_journal_mode_wal = True
+        if not self.is_sqlite_memory_mode:
+            # The ledger's checkpointer thread copies the WAL after commits; this connection
+            # checkpoints itself only if that thread falls behind (decision 026).
+            connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         connection.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 
