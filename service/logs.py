@@ -103,6 +103,25 @@ class AccessLine(Struct, frozen=True):
     principal: str | None
 
 
+def access_line(
+    created: float, method: str, path: str, status: int, duration_ms: float, who: str | None
+) -> str:
+    """The JSON line of a request answered without an error, as ``JsonFormatter`` formats its
+    ``AccessRecord`` (``created``: seconds since the epoch)."""
+    line = AccessLine(
+        utc_timestamp(created),
+        "info",
+        ACCESS.name,
+        "request",
+        method,
+        path,
+        status,
+        duration_ms,
+        who,
+    )
+    return _encode(line).decode(errors="replace")
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line: time, level, logger, message and any ``extra`` fields."""
 
@@ -154,6 +173,11 @@ class LoopBatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
+        self.hold(line)
+
+    def hold(self, line: str) -> None:
+        """Hold a formatted line (ending in a newline) until the loop's turn ends, or write it
+        now off the loop."""
         self._held.append(line)
         try:
             loop = asyncio.get_running_loop()
@@ -228,7 +252,43 @@ class AccessLog:
         principal = state.get("principal")
         who = principal.name if principal is not None else None
         level = logging.INFO if error is None else logging.ERROR
-        if ACCESS.isEnabledFor(level):
+        if error is None and (direct := direct_handler()) is not None:
+            line = access_line(
+                time.time(), scope["method"], scope["path"], status, duration_ms, who
+            )
+            direct.hold(line + "\n")
+        elif ACCESS.isEnabledFor(level):
             failure = None if error is None else (type(error), error, error.__traceback__)
             request = (scope["method"], scope["path"], status, duration_ms, who)
             ACCESS.handle(AccessRecord(level, *request, failure))
+
+
+def direct_handler() -> LoopBatchedStreamHandler | None:
+    """The handler of access lines when logging is configured as ``LOG_CONFIG`` configures it
+    (``knewwhen serve``), none filtering, the access logger enabled for INFO: then a request's
+    line goes to it straight (``access_line``), the same line a record through ``logging``
+    would make, without building that record or walking the loggers (~7 µs of a cached GET's
+    ~65, decision 027). None otherwise (tests capturing records, a configuration of one's own),
+    and records go through ``logging``."""
+    parent = ACCESS.parent
+    if (
+        ACCESS.handlers
+        or ACCESS.filters
+        or ACCESS.disabled
+        or not ACCESS.propagate
+        or parent is None
+        or parent.propagate
+        or len(parent.handlers) != 1
+        or not ACCESS.isEnabledFor(logging.INFO)
+    ):
+        return None
+    handler = parent.handlers[0]
+    if (
+        type(handler) is not LoopBatchedStreamHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.filters
+        or handler.level > logging.INFO
+        or handler.terminator != "\n"
+    ):
+        return None
+    return handler

@@ -7,12 +7,24 @@ import asyncio
 import io
 import json
 import logging
+import logging.config
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
-from service.logs import AccessRecord, JsonFormatter, LoopBatchedStreamHandler, utc_timestamp
+from service.logs import (
+    LOG_CONFIG,
+    AccessLog,
+    AccessRecord,
+    JsonFormatter,
+    LoopBatchedStreamHandler,
+    access_line,
+    direct_handler,
+    utc_timestamp,
+)
 
 
 @pytest.mark.parametrize(
@@ -163,3 +175,103 @@ def test_an_access_record_names_its_process_also_in_a_forked_child() -> None:
         os._exit(0)
     os.waitpid(child, 0)
     assert os.read(read, 16) == b"True"
+
+
+@pytest.mark.parametrize(
+    ("path", "who"),
+    [("/v1/stories", None), ('/v1/x?q="a\\b"', "desk"), ("/v1/stories/é/knowledge", 'a"b')],
+)
+def test_a_direct_access_line_is_the_line_of_its_record(path: str, who: str | None) -> None:
+    record = AccessRecord(logging.INFO, "GET", path, 200, 0.017, who, None)
+    assert access_line(record.created, "GET", path, 200, 0.017, who) == JsonFormatter().format(
+        record
+    )
+
+
+@pytest.fixture
+def served_logging() -> Iterator[io.StringIO]:
+    """Logging as ``knewwhen serve`` configures it (``LOG_CONFIG``), into a string; then as
+    it was."""
+    names = ["knewwhen", "knewwhen.access", "uvicorn", "uvicorn.error"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.handlers[:], lg.level, lg.propagate, lg.disabled, lg.filters[:]) for lg in loggers]
+    logging.config.dictConfig(LOG_CONFIG)
+    stream = io.StringIO()
+    (handler,) = logging.getLogger("knewwhen").handlers
+    assert isinstance(handler, LoopBatchedStreamHandler)
+    handler.setStream(stream)
+    yield stream
+    for logger, (handlers, level, propagate, disabled, filters) in zip(loggers, saved, strict=True):
+        logger.handlers[:], logger.filters[:] = handlers, filters
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+
+
+async def answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def request_through_access_log(path: str) -> None:
+    async def request() -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            pass
+
+        scope = {"type": "http", "method": "GET", "path": path, "state": {}}
+        await AccessLog(answer_ok)(scope, receive, send)
+
+    asyncio.run(request())
+
+
+def served_handler_alone() -> logging.Handler:
+    """The served handler, with pytest's capturing handlers (attached to every logger that
+    does not propagate, as "knewwhen" as served does not) taken off for the test."""
+    knewwhen = logging.getLogger("knewwhen")
+    knewwhen.handlers[:] = [h for h in knewwhen.handlers if type(h) is LoopBatchedStreamHandler]
+    (handler,) = knewwhen.handlers
+    return handler
+
+
+def test_as_served_a_requests_line_goes_straight_to_the_handler(
+    served_logging: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = served_handler_alone()
+    assert direct_handler() is handler
+    seen: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "emit", seen.append)
+    request_through_access_log("/v1/stories")
+    assert seen == []  # no record was made
+    line = json.loads(served_logging.getvalue())
+    assert {k: line[k] for k in ("logger", "method", "path", "status", "principal")} == {
+        "logger": "knewwhen.access",
+        "method": "GET",
+        "path": "/v1/stories",
+        "status": 200,
+        "principal": None,
+    }
+
+
+def test_a_filter_or_another_handler_gets_records_as_before(served_logging: io.StringIO) -> None:
+    handler = served_handler_alone()
+    seen: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record.getMessage())
+        return True
+
+    handler.addFilter(keep)
+    assert direct_handler() is None
+    request_through_access_log("/v1/stories")
+    assert seen == ["request"]
+    assert json.loads(served_logging.getvalue())["path"] == "/v1/stories"
+    handler.removeFilter(keep)
+    knewwhen = logging.getLogger("knewwhen")
+    knewwhen.addHandler(logging.NullHandler())
+    assert direct_handler() is None
+    knewwhen.handlers.pop()
+    assert direct_handler() is handler
+    logging.getLogger("knewwhen.access").setLevel(logging.WARNING)
+    assert direct_handler() is None
