@@ -21,7 +21,8 @@ import sqlite3
 import threading
 
 INTERVAL = 0.1
-"""Seconds between checkpoints at the most: commits nudging meanwhile share the next one."""
+"""The least time, in seconds, from one checkpoint to the next: commits nudging meanwhile
+share the next one."""
 
 BACKSTOP_PAGES = 16_384
 """``wal_autocheckpoint`` of the writer's connections: 256 MiB of 16 KiB pages, reached only
