@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from service import settings as settings_module
 from service.access import Services
 from service.application import Ledger
 from service.cached_reads import RepeatedReads
+from service.known_query import checked, query_parameters
 from service.logs import AccessLog
 from service.persistence import is_postgres_url
 from service.problems import EXCEPTION_HANDLERS
@@ -44,6 +46,7 @@ STORY = "/v1/stories/{story}"
 def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
     """The knewwhen API over ``ledger`` (or a ledger it opens, and closes, on ``settings.database``)."""
     document = openapi.encoded()
+    parameters = query_parameters(msgspec.json.decode(document))
 
     async def openapi_json(request: Request) -> Response:
         return Response(document, media_type="application/json")
@@ -84,7 +87,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
         *routes_audit.routes,
     ]
     return Starlette(
-        routes=routes,
+        routes=[checked(route, parameters) for route in routes],
         middleware=[Middleware(AccessLog), Middleware(RepeatedReads)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -24,6 +24,18 @@ def path_id(request: Request, name: str) -> str:
     return value
 
 
+def only_query(request: Request, names: tuple[str, ...]) -> None:
+    """Refuse a query parameter not among ``names``, or one given more than once (400)."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name not in names:
+            takes = f"takes {', '.join(names)}" if names else "takes no query parameters"
+            raise bad_parameter(name, f"unknown query parameter {name!r}: this endpoint {takes}")
+        if name in seen:
+            raise bad_parameter(name, f"{name} is given more than once; give it once")
+        seen.add(name)
+
+
 def query_int(request: Request, name: str, minimum: int, maximum: int) -> int | None:
     """An optional integer query parameter within [minimum, maximum]."""
     text = request.query_params.get(name)

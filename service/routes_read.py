@@ -93,6 +93,7 @@ async def until_reached(
                     503,
                     f"the projections are at position {position}, not yet {wanted}; retry later",
                     "position-not-reached",
+                    "Position not reached",
                 ),
                 headers={"Retry-After": "1", POSITION_HEADER: str(position)},
             )

@@ -298,6 +298,7 @@ def test_min_position_not_reached_is_503_with_retry_after(
     assert r.headers["retry-after"] == "1"
     assert r.headers["knewwhen-position"] == str(story[-1]["position"])
     assert r.json()["type"] == "urn:knewwhen:problem:position-not-reached"
+    assert r.json()["title"] == "Position not reached"
 
 
 def test_healthz(client: TestClient, story: list[dict[str, Any]]) -> None:
