@@ -226,6 +226,8 @@ def cmd_document(args: argparse.Namespace, ledger: Ledger) -> int:
         found = documents.at(args.story, args.doc, at)
         missing = f"was not public at {iso(at)}"
     if found is None:
+        if documents.latest(args.story, args.doc) is None:
+            missing = "is not in the story"
         print(f"knewwhen document: document {args.doc!r} {missing}", file=sys.stderr)
         return 1
     if args.json:

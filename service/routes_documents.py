@@ -21,6 +21,7 @@ from service.params import path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.revisions import Revision, revision_diff, revision_patch, summary
 from service.routes_read import consult, json_response, require_story
+from service.timeparse import rfc3339
 
 DOCUMENT = "/v1/stories/{story}/documents/{doc}"
 DIFF_TYPES = ("text/x-diff", "application/json")
@@ -86,7 +87,9 @@ async def get_document(request: Request) -> Response:
         ends = Endpoints(str(request.base_url), uri_r)
         headers["Link"] = link_header(ends.original_links(timegate=True)[1:])
     if found is None:
-        raise HTTPProblem(document_missing(story, doc, f" public at {at}").problem, headers)
+        raise HTTPProblem(
+            document_missing(story, doc, f" public at {rfc3339(at)}").problem, headers
+        )
     return json_response(found, headers=headers)
 
 

@@ -189,6 +189,10 @@ def test_404s_name_what_is_missing(client: TestClient, ledger: Ledger) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"] == f"urn:knewwhen:problem:{kind}", path
         assert r.json()["title"].lower().replace(" ", "-") == kind, path
+    detail = client.get(f"{REPORT}?at=2020-10-01").json()["detail"]
+    assert (
+        detail == f"story {STORY!r} has no document 'report' public at 2020-10-01T23:59:59.999999Z"
+    )
 
 
 def test_bad_parameters_are_400_and_unservable_accept_is_406(
@@ -274,6 +278,10 @@ def test_the_cli_prints_a_revision_and_a_diff(
     assert '"revision":2' in capsys.readouterr().out
     assert main(["document", STORY, "report", "--revision", "3"]) == 1
     assert "has no revision 3" in capsys.readouterr().err
+    assert main(["document", STORY, "report", "--at", "2020-09-01"]) == 1
+    assert "'report' was not public at 2020-09-01T23:59:59.999999Z" in capsys.readouterr().err
+    assert main(["document", STORY, "nope"]) == 1
+    assert capsys.readouterr().err == "knewwhen document: document 'nope' is not in the story\n"
     assert main(["diff", STORY, "report", "1", "2"]) == 0
     assert capsys.readouterr().out.startswith("--- report/revisions/1\t2020-10-01T10:00:00Z\n")
     assert main(["diff", STORY, "report", "2", "2", "--json"]) == 0
