@@ -52,7 +52,8 @@ class TextTooLarge(DomainError):
 
 
 class EventConflict(DomainError):
-    """The event id is already stored with a different body (ids are idempotency keys)."""
+    """The event id is already used in the story, stored or earlier in the same append or file,
+    with a different body (ids are idempotency keys)."""
 
     title = "Event id already used with a different body"
 

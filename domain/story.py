@@ -111,7 +111,7 @@ class Story(BaseAggregate[str]):
             return None
         if known is not None:
             raise EventConflict(
-                f"event id {event.id!r} is already recorded in this story with a different body",
+                f"event id {event.id!r} is already used in this story with a different body",
                 "/id",
             )
         self.check(event)

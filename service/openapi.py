@@ -52,7 +52,7 @@ ERRORS = {
     401: "No bearer token, or one that is unknown or revoked (WWW-Authenticate: Bearer)",
     403: "The token's role may not do this (readers may not write)",
     404: "No such story, event or claim",
-    409: "An event id already recorded in this story with a different body",
+    409: "An event id already used in this story (stored, or earlier in the batch) with a different body; errors[].pointer names it",
     412: "If-Match / expected_version: the story is at another version (current_version says which)",
     413: "The body is larger than the configured limit (1 MiB by default)",
     415: "The body is not JSON",

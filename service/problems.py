@@ -109,9 +109,10 @@ DOMAIN_STATUSES: dict[type[DomainError], int] = {
 
 
 def of_domain_error(error: DomainError) -> Problem:
-    """The problem for a rule the story refused: 409, 404, 412, or 422 naming the field."""
+    """The problem for a rule the story refused: 404, 412, or 409 and 422 naming the field."""
     status = next((s for cls, s in DOMAIN_STATUSES.items() if isinstance(error, cls)), 422)
-    errors = (ProblemItem(detail=error.detail, pointer=error.pointer),) if status == 422 else ()
+    named = status == 422 or (status == 409 and error.pointer)
+    errors = (ProblemItem(detail=error.detail, pointer=error.pointer),) if named else ()
     found = Problem(
         type=f"{TYPE_PREFIX}{slug(type(error).__name__)}",
         title=error.title,

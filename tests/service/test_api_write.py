@@ -111,6 +111,19 @@ def test_the_same_id_with_another_body_is_a_conflict(
     assert r.json()["type"] == "urn:knewwhen:problem:event-conflict"
     assert "nyt-leak" in r.json()["detail"]
     assert client.get(f"{EVENTS}/nyt-leak").json()["event"].get("note") is None
+    assert r.json()["errors"] == [{"detail": r.json()["detail"], "pointer": "/id"}]
+
+
+def test_one_id_with_two_bodies_in_a_batch_is_a_conflict_naming_the_second(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    r = post(client, [leak(), confirmation(), {**leak(), "note": "edited"}], tokens["writer"])
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        "event id 'nyt-leak' is already used in this story with a different body"
+    )
+    assert r.json()["errors"][0]["pointer"] == "/2/id"
+    assert client.get(f"/v1/stories/{STORY}").status_code == 404
 
 
 def test_if_match_the_current_version_succeeds(client: TestClient, tokens: dict[str, str]) -> None:
