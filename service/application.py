@@ -17,6 +17,7 @@ from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.checkpointer import Checkpointer
+from service.collection import collector_paused
 from service.group_commit import CommitQueue, Waiting
 from service.persistence import environment, is_postgres_url
 from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
@@ -286,6 +287,7 @@ class Ledger(Application[str]):
                 yield notification.id, notification
             start = page[-1].id + 1
 
+    @collector_paused()
     def replay(self, progress: bool = False, workers: int | None = None) -> int:
         """Rebuild every projection table from the event store; returns the events replayed.
 

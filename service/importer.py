@@ -22,6 +22,7 @@ from domain.errors import DomainError
 from domain.events import ReportingEvent
 from domain.story import Story
 from service.application import Ledger
+from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.schemas import line_decoder, pointer_of, without_story
 
@@ -216,6 +217,7 @@ def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
     return copy.deepcopy(stored)
 
 
+@collector_paused()
 def import_file(
     ledger: Ledger, path: Path, recorded_by: str, progress: bool = False
 ) -> ImportReport:

@@ -27,6 +27,7 @@ import msgspec
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.snapshot import paged_events
 from service.children import child_environment, pipe, reading_connection, stop
+from service.collection import collector_paused
 from service.merkle import MerkleTree
 
 
@@ -130,6 +131,7 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
         stop(process)
 
 
+@collector_paused()
 def serve() -> None:
     """The worker: the database and statement on the one input line, the frame on output."""
     database, statement = msgspec.json.decode(sys.stdin.buffer.readline(), type=tuple[str, str])

@@ -15,6 +15,7 @@ from service.audit.log_worker import log_worker
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.refold import TableDifference, refold
 from service.audit.snapshot import Snapshot, counted, snapshot
+from service.collection import collector_paused
 from service.merkle import MerkleTree
 from service.projections.fold_workers import fold_workers_for, story_folds
 
@@ -40,6 +41,7 @@ class VerifyReport:
         return [*self.checked, verdict]
 
 
+@collector_paused()
 def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -> VerifyReport:
     """Check the whole database in one read snapshot; the report names the first bad index.
     ``workers``: how many processes fold the stories (None: as many as replay would take,

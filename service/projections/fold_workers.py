@@ -30,6 +30,7 @@ from typing import IO
 import msgspec
 
 from service.children import child_environment, opens_elsewhere, pipe, reading_connection, stop
+from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 
@@ -161,6 +162,7 @@ def story_folds(
         yield folds
 
 
+@collector_paused()
 def serve() -> None:
     """A worker's loop: the database and statement on the first input line, then a story id
     per line, each answered with a frame of its rows."""
