@@ -75,12 +75,13 @@ def test_a_refused_import_turns_the_collector_back_on(
     assert gc.isenabled()
 
 
-def garbage_of(run: Callable[[], object]) -> int:
-    """The unreachable objects ``run`` leaves for the cyclic collector (it runs with it off)."""
+def garbage_of(run: Callable[..., object], *args: object, **kwargs: object) -> int:
+    """The unreachable objects ``run(*args, **kwargs)`` leaves for the cyclic collector (it
+    runs with the collector off)."""
     gc.collect()
     gc.disable()
     try:
-        run()
+        run(*args, **kwargs)
         return gc.collect()
     finally:
         gc.enable()
@@ -102,9 +103,9 @@ def test_bulk_work_leaves_no_cyclic_garbage_that_grows_with_the_events(
     for path in two_files:
         ledger = Ledger(str(tmp_path / f"{path.stem}.sqlite3"))
         try:
-            found["import"].append(garbage_of(lambda: import_file(ledger, path, "test")))
-            found["replay"].append(garbage_of(lambda: ledger.replay(workers=0)))
-            found["verify"].append(garbage_of(lambda: verify(ledger, workers=0)))
+            found["import"].append(garbage_of(import_file, ledger, path, "test"))
+            found["replay"].append(garbage_of(ledger.replay, workers=0))
+            found["verify"].append(garbage_of(verify, ledger, workers=0))
         finally:
             ledger.close()
     for work, (small, large) in found.items():
