@@ -11,7 +11,6 @@ from typing import Any
 from service.documents import DocumentAt, DocumentList, RevisionList
 from service.memento import LINK_FORMAT
 from service.openapi_parts import (
-    MIN_POSITION,
     MOMENT,
     READ_SECURITY,
     STORY,
@@ -63,12 +62,13 @@ def read(summary: str, params: list[dict[str, Any]], content: dict[str, Any]) ->
 
 
 def memento_operations(summary: str, params: list[dict[str, Any]], ok: dict[str, Any]) -> Any:
-    """GET and HEAD of a Memento endpoint (clients negotiate with HEAD alone)."""
+    """GET and HEAD of a Memento endpoint (clients negotiate with HEAD alone). The query string
+    is the URI-R's, so there is no ``min_position``."""
     responses = {**ok, **errors(400, 401, 404, 503)}
     responses["404"]["headers"] = {"Link": LINK}
     operation = {
         "summary": summary,
-        "parameters": [*params, URI_R, MIN_POSITION],
+        "parameters": [*params, URI_R],
         "security": READ_SECURITY,
         "responses": responses,
     }

@@ -109,7 +109,9 @@ async def resource_of(request: Request, skip: int) -> tuple[Resource, Endpoints,
     uri_r = requested_uri_r(request, skip)
     base = str(request.base_url)
     now = datetime.now(UTC)
-    found, headers = await consult(request, lambda ledger: resolve(ledger, uri_r, base, now))
+    found, headers = await consult(
+        request, lambda ledger: resolve(ledger, uri_r, base, now), waits=False
+    )
     if found is None:
         raise not_found(
             f"no document has the URI-R {uri_r!r}", "unknown-uri-r", "Unknown original resource"

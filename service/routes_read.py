@@ -101,12 +101,15 @@ async def until_reached(
         pause = min(pause * 2, 0.25)
 
 
-async def consult(request: Request, question: Callable[[Ledger], T]) -> tuple[T, dict[str, str]]:
-    """Authorize a read, wait for ``min_position``, then answer ``question`` off the event loop:
-    the position and the answer in one read snapshot, in one worker-thread hop."""
+async def consult(
+    request: Request, question: Callable[[Ledger], T], *, waits: bool = True
+) -> tuple[T, dict[str, str]]:
+    """Authorize a read, wait for ``min_position`` (unless not ``waits``: the Memento routes,
+    whose query string is their URI-R's), then answer ``question`` off the event loop: the
+    position and the answer in one read snapshot, in one worker-thread hop."""
     found = services(request)
     await authorize(request, write=False)
-    wanted = query_int(request, "min_position", 0, MAX_POSITION)
+    wanted = query_int(request, "min_position", 0, MAX_POSITION) if waits else None
 
     def read(ledger: Ledger) -> Attempt[T]:
         with ledger.reader.snapshot():

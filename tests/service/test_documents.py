@@ -286,3 +286,14 @@ def test_the_cli_prints_a_revision_and_a_diff(
     assert capsys.readouterr().out.startswith("--- report/revisions/1\t2020-10-01T10:00:00Z\n")
     assert main(["diff", STORY, "report", "2", "2", "--json"]) == 0
     assert capsys.readouterr().out.strip().endswith('"operations":[]}')
+
+
+def test_a_uri_r_s_own_min_position_is_part_of_it(client: TestClient, ledger: Ledger) -> None:
+    odd = "https://example.org/feed?min_position=soon"
+    record(ledger, publication("e1", "2020-10-02T10:00", "one", url=odd))
+    r = client.get(f"/timemap/link/{odd}")
+    assert r.status_code == 200, r.text
+    assert f"<{odd}>" in r.text
+    missing = client.get("/timemap/link/https://example.org/feed?min_position=99")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == "urn:knewwhen:problem:unknown-uri-r"
