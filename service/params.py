@@ -49,11 +49,21 @@ def query_int(request: Request, name: str, minimum: int, maximum: int) -> int | 
     return value
 
 
+_PLUS_DECODED_AS_SPACE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})$"
+)
+
+
 def query_moment(request: Request, name: str) -> datetime | None:
-    """An optional time parameter: an RFC 3339 timestamp with an offset, or a date (end of day)."""
+    """An optional time parameter: an RFC 3339 timestamp with an offset, or a date (end of day).
+
+    A ``+`` left unescaped in a query string decodes to a space (``?at=…T00:00:00+02:00``, as
+    typed into a browser); before an ``HH:MM`` at the end, only a ``+`` offset fits, so it is
+    read as one."""
     text = request.query_params.get(name)
     if text is None:
         return None
+    text = _PLUS_DECODED_AS_SPACE.sub(r"\1+\2", text)
     try:
         return parse_moment(text, name)
     except BadTime as e:

@@ -180,6 +180,16 @@ def test_knowledge_at_a_date_means_the_end_of_that_day(client: TestClient, story
     assert later["claims"][0]["disputed_by"] == ["doj"]
 
 
+def test_an_offset_s_unescaped_plus_is_read_as_a_plus(client: TestClient, story: Any) -> None:
+    typed = client.get(f"{BASE}/knowledge?at=2020-10-07T01:30:00+02:00")
+    escaped = client.get(f"{BASE}/knowledge?at=2020-10-07T01:30:00%2B02:00")
+    assert typed.status_code == escaped.status_code == 200
+    assert typed.json() == escaped.json()
+    assert typed.json()["at"] == "2020-10-06T23:30:00Z"
+    spaced = client.get(f"{BASE}/knowledge?at=2020-10-07T01:30:00%2002")
+    assert spaced.status_code == 400
+
+
 def test_knowledge_defaults_to_now(client: TestClient, story: Any) -> None:
     before = datetime.now(UTC)
     r = client.get(f"{BASE}/knowledge").json()
