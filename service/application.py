@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -276,17 +276,6 @@ class Ledger(Application[str]):
         if self.reader.story(story_id) is None:
             raise StoryNotFound(f"no story {story_id!r}", "")
 
-    def stored_events(self) -> Iterator[tuple[int, Any]]:
-        """Every stored event with its position, in commit order (for replay and audit)."""
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=1000)
-            if not page:
-                return
-            for notification in page:
-                yield notification.id, notification
-            start = page[-1].id + 1
-
     @collector_paused()
     def replay(self, progress: bool = False, workers: int | None = None) -> int:
         """Rebuild every projection table from the event store; returns the events replayed.
@@ -310,7 +299,7 @@ class Ledger(Application[str]):
             bar = stack.enter_context(
                 tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay")
             )
-            Rebuild(self.dialect, store, folds).run(cursor, self.stored_events(), bar.update)
+            Rebuild(self.dialect, store, folds).run(cursor, bar.update)
         self.recorder.stale_format = None  # type: ignore[attr-defined]
         self.after_bulk_write()
         return total
