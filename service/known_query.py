@@ -48,7 +48,9 @@ def checked(route: Route, parameters: Mapping[str, Allowed]) -> Route:
     list, or one given twice; a Memento route (its path ends in a URI) as it is."""
     if route.path.endswith(":path}"):
         return route
-    allowed = parameters[_CONVERTOR.sub("}", route.path)]
+    allowed = parameters.get(_CONVERTOR.sub("}", route.path))
+    if allowed is None:
+        raise LookupError(f"the OpenAPI document does not describe the route {route.path}")
     return Route(
         route.path,
         refusing_unknown_query(route.endpoint, allowed),

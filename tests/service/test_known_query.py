@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from service import openapi
-from service.known_query import query_parameters
+from service.known_query import checked, query_parameters
 from tests.service.wire import EVENTS, STORY, bearer, leak
 
 KNOWLEDGE = f"/v1/stories/{STORY}/knowledge"
@@ -95,3 +98,11 @@ def test_the_parameters_are_the_openapi_document_s() -> None:
     }
     assert found["/v1/log/proof/inclusion"]["GET"] == ("index", "tree_size", "min_position")
     assert found["/healthz"]["GET"] == ()
+
+
+def test_a_route_the_document_does_not_describe_is_refused_at_start() -> None:
+    async def nothing(request: Request) -> Response:
+        return Response()
+
+    with pytest.raises(LookupError, match="does not describe the route /v1/elsewhere"):
+        checked(Route("/v1/elsewhere", nothing), {"/healthz": {"GET": ()}})
