@@ -14,10 +14,16 @@ from eventsourcing.persistence import StoredEvent
 from psycopg.rows import tuple_row
 
 from service.projections.dialect import Dialect
-from service.projections.rebuild import EventStore, stored_of, story_statement
+from service.projections.rebuild import (
+    PAGE,
+    EventStore,
+    Rows,
+    events_statement,
+    paged_rows,
+    stored_of,
+    story_statement,
+)
 from service.projections.snapshots import reading
-
-PAGE = 1000
 
 T = TypeVar("T")
 
@@ -29,41 +35,19 @@ class KeyColumn(NamedTuple):
     text: bool
 
 
-Rows = Callable[[str, tuple[Any, ...]], Sequence[Any]]
-"""Runs one query (``?`` markers already rewritten for its database): its rows, by name."""
-
-
-def events_statement(dialect: Dialect, store: EventStore, up_to: int | None = None) -> str:
-    """The SQL reading a page of stored events after a position, in position order
-    (parameters: the position, the page's size); with ``up_to``, only those at that position or
-    before."""
-    bound = "" if up_to is None else f" AND {store.position} <= {int(up_to)}"
-    return dialect.sql(
-        f"SELECT {store.position} AS position, originator_id, originator_version, topic, state"
-        f" FROM {store.table} WHERE {store.position} > ?{bound}"
-        f" ORDER BY {store.position} LIMIT ?"
-    )
-
-
 def paged_events(rows: Rows, statement: str) -> Iterator[tuple[int, StoredEvent]]:
     """Every stored event ``statement`` (``events_statement``'s) reads, with its position, in
     position order, a page at a time."""
-    after = 0
-    while True:
-        page = rows(statement, (after, PAGE))
-        for row in page:
-            yield (
-                row["position"],
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                ),
-            )
-        if len(page) < PAGE:
-            return
-        after = page[-1]["position"]
+    for row in paged_rows(rows, statement):
+        yield (
+            row["position"],
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            ),
+        )
 
 
 def counted(items: Iterable[T], advance: Callable[[int], object], every: int = 1000) -> Iterator[T]:

@@ -14,7 +14,7 @@ the tokens are read, never written.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from domain.knowledge import (
 from service.projections.dialect import PROJECTION_INDEXES, PROJECTION_TABLES, STAMP_FORMAT, Dialect
 from service.projections.rows import (
     RECORDED_TOPIC,
+    EventRow,
     SaveRows,
     StateRow,
     UrlRow,
@@ -131,6 +132,44 @@ def story_statement(dialect: Dialect, store: EventStore, up_to: int | None = Non
     )
 
 
+def events_statement(dialect: Dialect, store: EventStore, up_to: int | None = None) -> str:
+    """The SQL reading a page of stored events after a position, in position order
+    (parameters: the position, the page's size); with ``up_to``, only those at that position or
+    before."""
+    bound = "" if up_to is None else f" AND {store.position} <= {int(up_to)}"
+    return dialect.sql(
+        f"SELECT {store.position} AS position, originator_id, originator_version, topic, state"
+        f" FROM {store.table} WHERE {store.position} > ?{bound}"
+        f" ORDER BY {store.position} LIMIT ?"
+    )
+
+
+Rows = Callable[[str, tuple[Any, ...]], Sequence[Any]]
+"""Runs one query (``?`` markers already rewritten for its database): its rows, by name."""
+
+
+def paged_rows(rows: Rows, statement: str) -> Iterator[Any]:
+    """Every row ``statement`` (``events_statement``'s) reads, in position order, a page at a
+    time."""
+    after = 0
+    while True:
+        page = rows(statement, (after, PAGE))
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1]["position"]
+
+
+def cursor_rows(cursor: Any) -> Rows:
+    """``Rows`` through ``cursor``."""
+
+    def rows(statement: str, params: tuple[Any, ...]) -> Sequence[Any]:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+
+    return rows
+
+
 def stored_of(story: str, rows: Iterable[Any]) -> list[tuple[int, StoredEvent]]:
     """The rows ``story_statement`` read, as (position, stored event) pairs."""
     return [
@@ -197,10 +236,7 @@ class Rebuild:
         self.dialect = dialect
         self.story_events = story_statement(dialect, store)
         self.story_ids = f"SELECT DISTINCT originator_id FROM {store.table}"
-        self.recorded_after = dialect.sql(
-            f"SELECT {store.position} AS position, state FROM {store.table}"
-            f" WHERE {store.position} > ? AND topic = ? ORDER BY {store.position} LIMIT ?"
-        )
+        self.events = events_statement(dialect, store)
         self.folds = folds
 
     def run(self, cursor: Any, advance: Advance) -> None:
@@ -224,18 +260,18 @@ class Rebuild:
             cursor.execute(statement)
 
     def write_events(self, cursor: Any, advance: Advance) -> None:
-        """``kw_events`` in position order, from the stored reporting events read a page at a
-        time through ``cursor`` (plain rows: the library's notifications cost ~2-4 µs an event
-        more to read)."""
-        after = 0
-        while True:
-            cursor.execute(self.recorded_after, (after, RECORDED_TOPIC, PAGE))
-            page = [stored_event_row(row["position"], row["state"])[1] for row in cursor.fetchall()]
-            if not page:
-                return
-            self.dialect.insert_rows(cursor, "kw_events", page)
-            advance(len(page))
-            after = page[-1][0]
+        """``kw_events`` in position order, from the stored events read as plain rows a page at
+        a time through ``cursor`` (the library's notifications cost ~2-4 µs an event more)."""
+        page: list[EventRow] = []
+        for row in paged_rows(cursor_rows(cursor), self.events):
+            if row["topic"] == RECORDED_TOPIC:
+                page.append(stored_event_row(row["position"], row["state"])[1])
+            if len(page) >= PAGE:
+                self.dialect.insert_rows(cursor, "kw_events", page)
+                advance(len(page))
+                page = []
+        self.dialect.insert_rows(cursor, "kw_events", page)
+        advance(len(page))
 
     def fold_here(self, cursor: Any, stories: Iterable[str]) -> Iterator[StoryRows]:
         """Each story read through ``cursor`` and folded in this process."""

@@ -25,14 +25,14 @@ from service.audit.commands import cmd_verify
 from service.audit.log_worker import log_worker
 from service.audit.recompute import recompute
 from service.audit.refold import folded_here
-from service.audit.snapshot import events_statement, snapshot
+from service.audit.snapshot import snapshot
 from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.audit.verify_child import VerifyFailed, verify_apart
 from service.importer import import_file
 from service.persistence import is_postgres_url
 from service.projections.fold_workers import fold_workers
-from service.projections.rebuild import story_statement
+from service.projections.rebuild import events_statement, story_statement
 from service.projections.rows import decode_recorded
 from tests.builders import claim, event
 from tests.service.conftest import SteppingClock
