@@ -25,7 +25,7 @@ from service.projections.reader import (
     recorded_bound,
 )
 from service.projections.rows import decode_document_act, from_micros, micros, url_key
-from service.projections.snapshots import reading
+from service.projections.snapshots import reading, tuple_rows
 from service.revisions import Revision, RevisionSummary, Step, distinct, fold_revisions
 
 
@@ -177,10 +177,13 @@ class Documents:
         self, story: str, at: datetime, recorded_before: datetime | None = None
     ) -> list[DocumentSummary]:
         """The story's documents public at ``at``, by (public_since, id)."""
-        t = micros(at)
-        states = document_states(
-            self._rows(self.states_at, (story, t, recorded_bound(recorded_before)))
-        )
+        params = (story, micros(at), recorded_bound(recorded_before))
+        with (
+            reading(self.datastore, self.dialect, snapshot=False) as named,
+            tuple_rows(named, self.dialect) as cursor,
+        ):
+            cursor.execute(self.states_at, params)
+            states = document_states(cursor.fetchall())
         states.sort(key=lambda s: (s.public_since, s.id))
         return [document_summary(s) for s in states]
 

@@ -14,7 +14,7 @@ from msgspec import Struct
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
 from service.projections.dialect import Dialect, state_at
 from service.projections.rows import decode_claim_act, from_micros, micros
-from service.projections.snapshots import reading
+from service.projections.snapshots import reading, tuple_rows
 from service.schemas import (
     Change,
     HistoryEntry,
@@ -89,12 +89,10 @@ scan of the story's rows answers for all its documents (decision 023): the bench
 hold ~1.2 state rows per document, and a probe per document cost about twice the scan."""
 
 
-def document_states(rows: Iterable[Any]) -> list[DocumentState]:
-    """Each document's state at (T, R): its last row of ``DOCUMENT_STATES_UP_TO``."""
-    last: dict[str, Any] = {}
-    for row in rows:
-        last[row["document"]] = row["state"]
-    return [decode_document_state(state) for state in last.values()]
+def document_states(rows: Iterable[tuple[str, bytes]]) -> list[DocumentState]:
+    """Each document's state at (T, R): its last row of ``DOCUMENT_STATES_UP_TO``, read as
+    tuples (``tuple_rows``)."""
+    return [decode_document_state(state) for state in dict(rows).values()]
 
 
 class Reader:
@@ -195,17 +193,17 @@ class Reader:
     def knowledge(self, story: str, at: datetime, recorded_before: datetime | None) -> Knowledge:
         """Knowledge of ``story`` at ``at`` as recorded before ``recorded_before``."""
         t, r = micros(at), recorded_bound(recorded_before)
-        with self.cursor() as cursor:
+        with self.cursor() as named, tuple_rows(named, self.dialect) as cursor:
             cursor.execute(self.claims_at, (r, t, t, r, story, t))
             claims = [
-                (decode_claim_state(row["state"]), row["events"].split(","))
-                for row in cursor.fetchall()
-                if row["state"]
+                (decode_claim_state(state), events.split(","))
+                for state, events in cursor.fetchall()
+                if state
             ]
             cursor.execute(self.documents_at, (story, t, r))
             documents = document_states(cursor.fetchall())
             cursor.execute(self.count_applied, (story, t, r))
-            applied = int(cursor.fetchone()["n"])
+            applied = int(cursor.fetchone()[0])
         return assemble(story, at, recorded_before, claims, documents, applied)
 
     def claim_state(

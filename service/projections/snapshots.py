@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from psycopg import IsolationLevel
+from psycopg.rows import tuple_row
 
 from service.projections.dialect import Dialect
 
@@ -40,3 +41,17 @@ def reading(datastore: Any, dialect: Dialect, *, snapshot: bool) -> Iterator[Any
         finally:
             connection.isolation_level = None
             connection.read_only = None
+
+
+@contextmanager
+def tuple_rows(cursor: Any, dialect: Dialect) -> Iterator[Any]:
+    """``cursor`` (one of ``reading``'s) fetching plain tuples, in column order, for the block,
+    not rows by name (``sqlite3.Row``, psycopg's dicts): for the ~150 document state rows of a
+    knowledge answer, making and reading named rows took ~40 % of the statement's time."""
+    target = cursor if dialect.name == "postgres" else cursor.sqlite_cursor
+    named = target.row_factory
+    target.row_factory = tuple_row if dialect.name == "postgres" else None
+    try:
+        yield cursor
+    finally:
+        target.row_factory = named
