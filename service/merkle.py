@@ -245,6 +245,13 @@ class MerkleTree:
         n = self._size(size)
         return self._mth(0, n) if n else EMPTY_ROOT
 
+    def subtree_root(self, height: int, index: int) -> bytes:
+        """The root of complete subtree ``index`` of ``2**height`` leaves (leaves
+        [index * 2**height, (index + 1) * 2**height)), which the tree must hold whole."""
+        if not 0 <= index < len(self) >> height:
+            raise ValueError(f"the tree has no complete subtree {index} of height {height}")
+        return self._levels[height][index]
+
     def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
         """Audit path for leaf ``index`` in the tree of the first ``size`` leaves (default: all)."""
         n = len(self) if size is None else size
@@ -281,6 +288,33 @@ class CompactMerkleTree:
 
     def __len__(self) -> int:
         return self._size
+
+    @classmethod
+    def of_blocks(
+        cls, block_height: int, roots: Sequence[bytes], read: LeafReader
+    ) -> CompactMerkleTree:
+        """The tree of ``len(roots)`` complete blocks, from their roots as stored, with no leaf
+        hashed but the last block's (read back through ``read``, it must give the last root)."""
+        tree = cls(block_height)
+        for root in roots:
+            tree._push(root)
+        tree._size = len(roots) * tree.block
+        if roots:
+            tree._last = MerkleTree(read(tree._size - tree.block, tree._size))
+            if tree._last.root() != roots[-1]:
+                raise ValueError(f"block {len(roots) - 1}'s leaves do not hash to its root")
+        return tree
+
+    @property
+    def blocks(self) -> int:
+        """How many complete blocks the tree holds."""
+        return self._size // self.block
+
+    def block_root(self, index: int) -> bytes:
+        """The root of complete block ``index``."""
+        if not 0 <= index < self.blocks:
+            raise ValueError(f"block {index} out of range: the tree has {self.blocks} blocks")
+        return bytes(self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def append(self, leaf_hash: bytes) -> int:
         """Add one leaf hash, closing its block when it is the block's last; return its index."""

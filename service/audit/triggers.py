@@ -1,19 +1,19 @@
 """Triggers that make the database itself refuse UPDATE and DELETE on the append-only tables.
 
-The stored events, the log's leaves and its tree heads are history: no bug in the service may
-rewrite them. Only someone who can drop the triggers can, and ``knewwhen verify`` catches that.
+The stored events, the log's leaves, its tree heads and its block roots are history: no bug in
+the service may rewrite them. Only someone who can drop the triggers can, and ``knewwhen
+verify`` catches that.
 """
 
 from __future__ import annotations
 
-from service.projections.dialect import Dialect
+from service.projections.dialect import LOG_TABLES, Dialect
 
-LOG_TABLES = ("kw_log_leaves", "kw_tree_heads")
 PG_FUNCTION = "kw_refuse_rewrite"
 
 
 def append_only_tables(events_table: str) -> tuple[str, ...]:
-    """The tables whose rows may be inserted but never changed: events, leaves, tree heads."""
+    """The tables whose rows may be inserted but never changed: events and the log's."""
     return (events_table, *LOG_TABLES)
 
 

@@ -4,6 +4,7 @@ and check every projection table against a fresh fold — naming the first index
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from service.audit.snapshot import Snapshot, counted, snapshot
 from service.collection import collector_paused
 from service.merkle import MerkleTree
 from service.projections.fold_workers import fold_workers_for, story_folds
+from service.projections.rebuild import PAGE
 
 
 @dataclass
@@ -68,13 +70,15 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
             f"stored events: {total}, of which {n} reporting events; "
             f"{n - log.bad_digests} match their digests"
         )
-        precise = [*log.findings, *check_leaves(snap, log)]
+        blocks, block_findings = check_blocks(snap, log.tree)
+        precise = [*log.findings, *check_leaves(snap, log), *block_findings]
         report.checked.append(f"log leaves: {n} recomputed from the stored events, compared")
         heads, verified, head_finding = check_heads(snap, log.tree)
         report.checked.append(
             f"tree heads: {heads} recorded, {verified} match the recomputed tree "
             f"(root of {n} leaves: {log.tree.root().hex()})"
         )
+        report.checked.append(f"log blocks: {blocks} stored roots, compared with their leaves")
         first = first_failure(sorted(precise), head_finding)
     report.checked.append(projections.line)
     found = first or projections.finding(log)
@@ -114,6 +118,50 @@ def check_leaves(snap: Snapshot, log: Recomputed) -> list[Finding]:
             Finding(count, f"the stored event at position {log.positions[count]} is not in the log")
         ]
     return []
+
+
+def check_blocks(snap: Snapshot, tree: MerkleTree) -> tuple[int, list[Finding]]:
+    """Check every stored block root: (roots checked, the first that is not the root of its
+    stored leaves). A root the recomputed tree agrees with is checked at no cost; another is
+    compared with the leaves as stored, whose own faults ``check_leaves`` names. A bad root
+    misleads the tree a process takes up from the roots (decision 029), and so every head it
+    records after: the finding names the block's last leaf, the first such a head covers (a
+    rewritten leaf in the block is named first by the heads or by the leaves)."""
+    count = 0
+    for row in blocks_of(snap):
+        count += 1
+        height, index, root = row["height"], row["block"], bytes(row["root_hash"])
+        first, last = index << height, ((index + 1) << height) - 1
+        if last < len(tree) and tree.subtree_root(height, index) == root:
+            continue
+        stored = [
+            bytes(leaf["leaf_hash"])
+            for leaf in snap.rows(
+                "SELECT leaf_hash FROM kw_log_leaves"
+                " WHERE leaf_index >= ? AND leaf_index <= ? ORDER BY leaf_index",
+                (first, last),
+            )
+        ]
+        if len(stored) != 1 << height or MerkleTree(stored).root() != root:
+            detail = f"the log's block {index} root is not that of its leaves {first}-{last}"
+            return count, [Finding(last, detail)]
+    return count, []
+
+
+def blocks_of(snap: Snapshot) -> Iterator[Any]:
+    """Every row of ``kw_log_blocks``, by height, then block, a page at a time."""
+    for heights in snap.rows("SELECT DISTINCT height FROM kw_log_blocks ORDER BY height"):
+        height, after = heights["height"], -1
+        while True:
+            page = snap.rows(
+                "SELECT height, block, root_hash FROM kw_log_blocks"
+                f" WHERE height = ? AND block > ? ORDER BY block LIMIT {PAGE}",
+                (height, after),
+            )
+            yield from page
+            if len(page) < PAGE:
+                break
+            after = page[-1]["block"]
 
 
 def check_heads(snap: Snapshot, tree: MerkleTree) -> tuple[int, int, tuple[int, int] | None]:

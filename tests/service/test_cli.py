@@ -321,7 +321,8 @@ def test_verify_prints_what_it_checked_and_exits_0_on_a_clean_database(knewwhen:
         "log leaves: 15 recomputed from the stored events, compared",
     ]
     assert lines[2].startswith("tree heads: 1 recorded, 1 match the recomputed tree (root of 15")
-    assert re.fullmatch(r"projections: \d+ tables, \d+ rows, compared with a fresh fold", lines[3])
+    assert lines[3] == "log blocks: 0 stored roots, compared with their leaves"
+    assert re.fullmatch(r"projections: \d+ tables, \d+ rows, compared with a fresh fold", lines[4])
     assert lines[-1] == "OK: the log and the projections verify"
 
 

@@ -14,7 +14,7 @@ import pytest
 from service.application import Ledger
 from service.audit.log import OutOfRange, TreeHead, VerifiableLog
 from service.audit.verify import verify
-from service.merkle import MerkleTree, root_hash
+from service.merkle import CompactMerkleTree, MerkleTree, root_hash
 from tests.builders import claim, document, event
 from tests.service.conftest import SteppingClock
 
@@ -233,3 +233,94 @@ def test_with_blocks_of_two_leaves_heads_and_proofs_still_match_the_whole_tree(
     finally:
         first.close()
         second.close()
+
+
+def stored_leaves(ledger: Ledger) -> list[bytes]:
+    return [
+        r["leaf_hash"]
+        for r in rows(ledger, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
+    ]
+
+
+def block_rows(ledger: Ledger) -> list[tuple[int, int, bytes]]:
+    found = rows(ledger, "SELECT * FROM kw_log_blocks ORDER BY height, block")
+    return [(r["height"], r["block"], r["root_hash"]) for r in found]
+
+
+def test_each_complete_block_of_leaves_has_its_root_stored_with_it(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 2)
+    ledger = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    try:
+        append_some(ledger, "a")
+        assert block_rows(ledger) == [(2, 0, MerkleTree(stored_leaves(ledger)[:4]).root())]
+        append_some(ledger, "b", n=4)
+        leaves = stored_leaves(ledger)
+        assert len(leaves) == 11
+        assert block_rows(ledger) == [
+            (2, block, MerkleTree(leaves[block * 4 : block * 4 + 4]).root()) for block in (0, 1)
+        ]
+    finally:
+        ledger.close()
+
+
+def test_a_new_process_takes_up_the_tree_from_the_stored_roots(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 2)
+    clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
+    first = Ledger(database, clock=clock)
+    try:
+        append_some(first, "a")
+        append_some(first, "b")
+    finally:
+        first.close()
+    taken_up: list[int] = []
+    of_blocks = CompactMerkleTree.of_blocks
+
+    def counting(height: int, roots: Any, read: Any) -> CompactMerkleTree:
+        taken_up.append(len(roots))
+        return of_blocks(height, roots, read)
+
+    monkeypatch.setattr(CompactMerkleTree, "of_blocks", counting)
+    second = Ledger(database, clock=clock)
+    try:
+        append_some(second, "c")
+        assert taken_up == [2]
+        log, datastore = log_of(second)
+        whole = MerkleTree(stored_leaves(second))
+        assert log.head(datastore) == TreeHead(15, whole.root().hex())
+        heads = rows(second, "SELECT tree_size, root_hash FROM kw_tree_heads")
+        assert all(h["root_hash"] == whole.root(h["tree_size"]) for h in heads)
+        assert [block for _, block, _ in block_rows(second)] == [0, 1, 2]
+        assert verify(second).ok
+    finally:
+        second.close()
+
+
+def test_a_log_without_roots_at_this_block_height_gets_them_at_its_next_append(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
+    monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 3)
+    older = Ledger(database, clock=clock)
+    try:
+        append_some(older, "a")
+        append_some(older, "b")
+    finally:
+        older.close()
+    monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 2)
+    newer = Ledger(database, clock=clock)
+    try:
+        assert [(h, b) for h, b, _ in block_rows(newer)] == [(3, 0)]
+        append_some(newer, "c", n=1)
+        leaves = stored_leaves(newer)
+        assert len(leaves) == 13
+        assert block_rows(newer) == [
+            *[(2, b, MerkleTree(leaves[b * 4 : b * 4 + 4]).root()) for b in (0, 1, 2)],
+            (3, 0, MerkleTree(leaves[:8]).root()),
+        ]
+        assert verify(newer).ok
+    finally:
+        newer.close()

@@ -20,17 +20,20 @@ import pytest
 from bench.generate import Shape, generate
 from domain.story import digest_of
 from service.application import Ledger
+from service.audit import log as log_module
 from service.audit import verify_child
 from service.audit.commands import cmd_verify
 from service.audit.log_worker import log_worker
 from service.audit.recompute import recompute
 from service.audit.refold import folded_here
 from service.audit.snapshot import snapshot
-from service.audit.triggers import LOG_TABLES, append_only_statements, trigger_name
+from service.audit.triggers import append_only_statements, trigger_name
 from service.audit.verify import VerifyReport, verify
 from service.audit.verify_child import VerifyFailed, verify_apart
 from service.importer import import_file
+from service.merkle import MerkleTree
 from service.persistence import is_postgres_url
+from service.projections.dialect import LOG_TABLES
 from service.projections.fold_workers import fold_workers
 from service.projections.rebuild import events_statement, story_statement
 from service.projections.rows import decode_recorded
@@ -103,6 +106,12 @@ class Raw:
         self.conn.close()
 
 
+@pytest.fixture(autouse=True)
+def blocks_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log blocks of 4 leaves, so the 10 leaves below close two (their roots are stored)."""
+    monkeypatch.setattr(log_module, "BLOCK_HEIGHT", 2)
+
+
 @pytest.fixture
 def ledger(database: str) -> Iterator[Ledger]:
     opened = Ledger(database, clock=SteppingClock(datetime(2026, 1, 1, tzinfo=UTC)))
@@ -158,8 +167,8 @@ def test_an_untouched_database_verifies(ledger: Ledger) -> None:
 @pytest.mark.parametrize("operation", ["UPDATE", "DELETE"])
 def test_the_database_refuses_to_rewrite_history(raw: Raw, table: str, operation: str) -> None:
     name = raw.events if table == "events" else table
-    column = (
-        "topic" if table == "events" else "position" if table == "kw_log_leaves" else "recorded_at"
+    column = {"events": "topic", "kw_log_leaves": "position", "kw_log_blocks": "root_hash"}.get(
+        table, "recorded_at"
     )
     statement = (
         f"UPDATE {name} SET {column} = {column}" if operation == "UPDATE" else f"DELETE FROM {name}"
@@ -478,3 +487,30 @@ def test_a_log_worker_that_fails_says_so(tmp_path: Path) -> None:
         pytest.raises(RuntimeError, match="exit status 1"),
     ):
         answer()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_rewritten_block_root_is_named_by_its_last_leaf(
+    ledger: Ledger, raw: Raw, workers: int
+) -> None:
+    with attacker(raw):
+        raw.run("UPDATE kw_log_blocks SET root_hash = ? WHERE block = 0", (b"\x00" * 32,))
+    failed_at(verify(ledger, workers=workers), 3, "block 0 root", "leaves 0-3")
+
+
+def test_a_process_does_not_take_up_the_tree_from_a_last_root_its_leaves_deny(
+    database: str, ledger: Ledger, raw: Raw
+) -> None:
+    with attacker(raw):
+        raw.run("UPDATE kw_log_blocks SET root_hash = ? WHERE block = 1", (b"\x00" * 32,))
+    later = Ledger(database, clock=SteppingClock(datetime(2026, 2, 1, tzinfo=UTC)))
+    try:
+        append_some(later, "c")
+        leaves = [
+            bytes(r[0]) for r in raw.run("SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
+        ]
+        heads = raw.run("SELECT tree_size, root_hash FROM kw_tree_heads ORDER BY tree_size")
+        assert all(bytes(root) == MerkleTree(leaves).root(size) for size, root in heads)
+        failed_at(verify(later), 7, "block 1 root", "leaves 4-7")
+    finally:
+        later.close()

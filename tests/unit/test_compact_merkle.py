@@ -75,3 +75,51 @@ def test_truncating_forgets_the_rolled_back_leaves(size: int) -> None:
         tree.append(leaf)
     assert tree.root() == MerkleTree(DISTINCT).root()
     assert sum(hi - lo for lo, hi in store.reads) <= 16
+
+
+@settings(max_examples=60, deadline=None)
+@given(leaves=leaf_lists, block_height=st.integers(0, 3), more=st.integers(0, 9))
+def test_a_tree_taken_up_from_its_block_roots_answers_as_the_one_it_came_from(
+    leaves: list[bytes], block_height: int, more: int
+) -> None:
+    whole = compact(leaves, block_height)
+    roots = [whole.block_root(index) for index in range(whole.blocks)]
+    store = Store(leaves)
+    taken_up = CompactMerkleTree.of_blocks(block_height, roots, store.read)
+    assert store.reads == (
+        [((len(roots) - 1) << block_height, len(roots) << block_height)] if roots else []
+    )
+    for leaf in leaves[len(taken_up) :]:
+        taken_up.append(leaf)
+    extra = [bytes([i]) * 32 for i in range(more)]
+    for leaf in extra:
+        whole.append(leaf)
+        taken_up.append(leaf)
+    full, everything = MerkleTree(leaves + extra), Store(leaves + extra)
+    assert taken_up.root() == whole.root() == full.root()
+    for size in range(1, len(taken_up) + 1):
+        assert taken_up.root(size, everything.read) == full.root(size)
+        assert taken_up.inclusion(size - 1, size, everything.read) == full.inclusion(size - 1, size)
+
+
+def test_a_block_root_that_is_not_its_leaves_is_refused() -> None:
+    tree = compact(DISTINCT[:8], 2)
+    roots = [tree.block_root(0), tree.block_root(1)]
+    with pytest.raises(ValueError, match="block 1"):
+        CompactMerkleTree.of_blocks(2, [roots[0], roots[0]], Store(DISTINCT[:8]).read)
+    assert CompactMerkleTree.of_blocks(2, roots, Store(DISTINCT[:8]).read).root() == tree.root()
+
+
+def test_block_roots_are_the_full_trees_subtree_roots() -> None:
+    tree, full = compact(DISTINCT, 2), MerkleTree(DISTINCT)
+    assert tree.blocks == len(DISTINCT) // 4
+    for index in range(tree.blocks):
+        assert (
+            tree.block_root(index)
+            == full.subtree_root(2, index)
+            == MerkleTree(DISTINCT[index * 4 : index * 4 + 4]).root()
+        )
+    with pytest.raises(ValueError):
+        tree.block_root(tree.blocks)
+    with pytest.raises(ValueError):
+        full.subtree_root(2, tree.blocks)
