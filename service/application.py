@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
-from domain.story import Story
+from domain.story import Story, project_story
 from service.checkpointer import Checkpointer
 from service.collection import collector_paused
 from service.group_commit import CommitQueue, Waiting
@@ -225,7 +225,7 @@ class Ledger(Application[str]):
         recorded_at: datetime,
     ) -> tuple[Story, list[bool]]:
         try:
-            story: Story = self.repository.get(story_id)
+            story: Story = self.repository.get(story_id, projector_func=project_story)
         except AggregateNotFoundError:
             story = Story.open(story_id, recorded_at)
         try:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from domain.errors import DomainError
 from domain.events import ReportingEvent
-from domain.story import Story
+from domain.story import Story, project_story
 from service.application import Ledger
 from service.collection import collector_paused
 from service.persistence import is_postgres_url
@@ -211,7 +211,7 @@ def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
 
 def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
     try:
-        stored: Story = ledger.repository.get(story_id)
+        stored: Story = ledger.repository.get(story_id, projector_func=project_story)
     except AggregateNotFoundError:
         return Story.open(story_id, at)
     return copy.deepcopy(stored)

@@ -6,7 +6,7 @@ import pytest
 
 from domain import errors
 from domain.events import ReportingEvent
-from domain.story import Story
+from domain.story import Story, project_story
 from tests.builders import RECORDED, at, claim, document, event
 
 NYT = event("story_published", "nyt-1", "nyt", "2020-10-06T22:00", claim("c1", "asserts"))
@@ -199,3 +199,24 @@ def test_events_of_one_batch_may_refer_to_earlier_ones_in_it() -> None:
     )
     assert story.record(nbc, recorded_at=RECORDED, recorded_by="t") is True
     assert story.story_version == 2
+
+
+def test_a_story_projected_from_its_events_is_the_story_that_recorded_them() -> None:
+    cited = event("report_confirmed", "wp-1", "wp", "2020-10-07T10:00", claim("c1", "confirms"))
+    story = given(
+        NYT,
+        cited,
+        event("story_published", "ap-1", "ap", "2020-10-07T11:00", claim("c2", "asserts")),
+    )
+    events = story.collect_events()
+
+    projected = project_story(None, events)
+
+    assert projected is not None
+    assert (projected.id, projected.version, projected.story_version) == ("s", 4, 3)
+    assert projected.digests == story.digests and projected.claims == story.claims == {"c1", "c2"}
+    assert project_story(None, []) is None
+    later = event("report_confirmed", "ap-2", "ap", "2020-10-08T10:00", claim("c2", "confirms"))
+    assert projected.record(later, recorded_at=RECORDED, recorded_by="test") is True
+    resumed = project_story(project_story(None, events[:2]), events[2:])
+    assert resumed is not None and resumed.digests == story.digests
