@@ -169,6 +169,12 @@ def order_by(key: Sequence[KeyColumn], postgres: bool) -> str:
 
 @contextmanager
 def snapshot(datastore: Any, dialect: Dialect, events_table: str) -> Iterator[Snapshot]:
-    """Open one read transaction over the whole database (``reading``, decision 012)."""
-    with reading(datastore, dialect, snapshot=True) as cursor:
+    """Open one read transaction over the whole database (``reading``, decision 012); on
+    SQLite, on one of the pool's connections, not the thread's reading one (decision 030):
+    ``Snapshot.ordered`` opens more cursors on it, each a table read through in step."""
+    if dialect.name == "postgres":
+        with reading(datastore, dialect, snapshot=True) as cursor:
+            yield Snapshot(cursor, dialect, events_table)
+        return
+    with datastore.transaction(commit=False) as cursor:
         yield Snapshot(cursor, dialect, events_table)
