@@ -247,6 +247,16 @@ def block_rows(ledger: Ledger) -> list[tuple[int, int, bytes]]:
     return [(r["height"], r["block"], r["root_hash"]) for r in found]
 
 
+def written_by_a_process_now_gone(database: str, clock: SteppingClock, *stories: str) -> None:
+    """``append_some`` to each story through a ledger of its own, then closed."""
+    ledger = Ledger(database, clock=clock)
+    try:
+        for story in stories:
+            append_some(ledger, story)
+    finally:
+        ledger.close()
+
+
 def test_each_complete_block_of_leaves_has_its_root_stored_with_it(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,12 +280,7 @@ def test_a_new_process_takes_up_the_tree_from_the_stored_roots(
 ) -> None:
     monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 2)
     clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
-    first = Ledger(database, clock=clock)
-    try:
-        append_some(first, "a")
-        append_some(first, "b")
-    finally:
-        first.close()
+    written_by_a_process_now_gone(database, clock, "a", "b")
     taken_up: list[int] = []
     of_blocks = CompactMerkleTree.of_blocks
 
@@ -304,12 +309,7 @@ def test_a_log_without_roots_at_this_block_height_gets_them_at_its_next_append(
 ) -> None:
     clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
     monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 3)
-    older = Ledger(database, clock=clock)
-    try:
-        append_some(older, "a")
-        append_some(older, "b")
-    finally:
-        older.close()
+    written_by_a_process_now_gone(database, clock, "a", "b")
     monkeypatch.setattr("service.audit.log.BLOCK_HEIGHT", 2)
     newer = Ledger(database, clock=clock)
     try:
