@@ -70,7 +70,7 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
             f"stored events: {total}, of which {n} reporting events; "
             f"{n - log.bad_digests} match their digests"
         )
-        blocks, block_findings = check_blocks(snap, log.tree)
+        blocks, block_findings = check_blocks(snap, log.tree, recorder.log.leaves_between)
         precise = [*log.findings, *check_leaves(snap, log), *block_findings]
         report.checked.append(f"log leaves: {n} recomputed from the stored events, compared")
         heads, verified, head_finding = check_heads(snap, log.tree)
@@ -120,13 +120,16 @@ def check_leaves(snap: Snapshot, log: Recomputed) -> list[Finding]:
     return []
 
 
-def check_blocks(snap: Snapshot, tree: MerkleTree) -> tuple[int, list[Finding]]:
+def check_blocks(
+    snap: Snapshot, tree: MerkleTree, leaves_between: str
+) -> tuple[int, list[Finding]]:
     """Check every stored block root: (roots checked, the first that is not the root of its
     stored leaves). A root the recomputed tree agrees with is checked at no cost; another is
-    compared with the leaves as stored, whose own faults ``check_leaves`` names. A bad root
-    misleads the tree a process takes up from the roots (decision 029), and so every head it
-    records after: the finding names the block's last leaf, the first such a head covers (a
-    rewritten leaf in the block is named first by the heads or by the leaves)."""
+    compared with the leaves as stored (read by the log's own ``leaves_between``), whose own
+    faults ``check_leaves`` names. A bad root misleads the tree a process takes up from the
+    roots (decision 029), and so every head it records after: the finding names the block's
+    last leaf, the first such a head covers (a rewritten leaf in the block is named first by
+    the heads or by the leaves)."""
     count = 0
     for row in blocks_of(snap):
         count += 1
@@ -134,14 +137,7 @@ def check_blocks(snap: Snapshot, tree: MerkleTree) -> tuple[int, list[Finding]]:
         first, last = index << height, ((index + 1) << height) - 1
         if last < len(tree) and tree.subtree_root(height, index) == root:
             continue
-        stored = [
-            bytes(leaf["leaf_hash"])
-            for leaf in snap.rows(
-                "SELECT leaf_hash FROM kw_log_leaves"
-                " WHERE leaf_index >= ? AND leaf_index <= ? ORDER BY leaf_index",
-                (first, last),
-            )
-        ]
+        stored = [bytes(leaf["leaf_hash"]) for leaf in snap.rows(leaves_between, (first, last + 1))]
         if len(stored) != 1 << height or MerkleTree(stored).root() != root:
             detail = f"the log's block {index} root is not that of its leaves {first}-{last}"
             return count, [Finding(last, detail)]

@@ -45,6 +45,14 @@ def rows(ledger: Ledger, statement: str) -> list[dict[str, Any]]:
         ]
 
 
+def stored_leaves(ledger: Ledger) -> list[bytes]:
+    """The log's leaf hashes as stored, in leaf order."""
+    return [
+        r["leaf_hash"]
+        for r in rows(ledger, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
+    ]
+
+
 def append_some(ledger: Ledger, story: str = "s", n: int = 3) -> None:
     """``n`` appends of one event each, then one append of two events."""
     ledger.append(
@@ -88,10 +96,7 @@ def test_every_reporting_event_is_a_leaf_in_position_order_without_gaps(ledger: 
 def test_each_append_records_one_tree_head_over_the_leaves_so_far(ledger: Ledger) -> None:
     append_some(ledger)
     heads = rows(ledger, "SELECT * FROM kw_tree_heads ORDER BY tree_size")
-    leaves = [
-        r["leaf_hash"]
-        for r in rows(ledger, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
-    ]
+    leaves = stored_leaves(ledger)
     assert [h["tree_size"] for h in heads] == [1, 2, 3, 5]
     for head in heads:
         assert head["root_hash"] == root_hash(leaves[: head["tree_size"]])
@@ -212,10 +217,7 @@ def test_with_blocks_of_two_leaves_heads_and_proofs_still_match_the_whole_tree(
         assert log.head(datastore).tree_size == 20
         log._tree.append(b"\x07" * 32)  # as if an append had rolled back after logging
         append_some(first, "e")
-        leaves = [
-            r["leaf_hash"]
-            for r in rows(first, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
-        ]
+        leaves = stored_leaves(first)
         whole = MerkleTree(leaves)
         assert log.head(datastore) == TreeHead(25, whole.root().hex())
         for size in (1, 6, 13, 25):
@@ -233,13 +235,6 @@ def test_with_blocks_of_two_leaves_heads_and_proofs_still_match_the_whole_tree(
     finally:
         first.close()
         second.close()
-
-
-def stored_leaves(ledger: Ledger) -> list[bytes]:
-    return [
-        r["leaf_hash"]
-        for r in rows(ledger, "SELECT leaf_hash FROM kw_log_leaves ORDER BY leaf_index")
-    ]
 
 
 def block_rows(ledger: Ledger) -> list[tuple[int, int, bytes]]:
