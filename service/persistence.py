@@ -136,6 +136,9 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
             # The ledger's checkpointer thread copies the WAL after commits; this connection
             # checkpoints itself only if that thread falls behind (decision 026).
             connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        # Deleted content here is projection rows, derived from events the file keeps: zeroing
+        # it hides nothing, and made replay write every page it dropped (decision 031).
+        connection.execute("PRAGMA secure_delete=OFF")
         connection.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 

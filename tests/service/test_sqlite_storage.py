@@ -1,5 +1,5 @@
 """The SQLite file's page size (docs/decisions/015): new files take 16 KiB pages, older files
-keep theirs and work as before."""
+keep theirs and work as before. Writes leave deleted content unzeroed (decision 031)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,17 @@ def test_a_file_made_with_4_kib_pages_keeps_them_and_serves(tmp_path: Path) -> N
     finally:
         ledger.close()
     assert page_size(path) == 4096
+
+
+def test_writes_do_not_zero_what_they_delete(tmp_path: Path) -> None:
+    """Debian's and Ubuntu's SQLite is built with SECURE_DELETE on; the ledger turns it off, so
+    replay's DROP of the old projection tables does not write every page it frees."""
+    ledger = Ledger(str(tmp_path / "k.sqlite3"))
+    try:
+        datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA secure_delete")
+            setting = int(cursor.fetchone()[0])
+    finally:
+        ledger.close()
+    assert setting == 0
