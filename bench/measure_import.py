@@ -28,15 +28,21 @@ class ReplayJob(Struct, frozen=True):
 
 
 def import_events(job: ImportJob) -> dict[str, Any]:
-    """Time ``import_file`` (validation of the whole file, then batched appends)."""
+    """Time ``import_file`` (validation of the whole file, a large one's stories split with a
+    child process, then batched appends); the child's peak RSS (``ChildPeaks``) beside this
+    process's."""
     ledger = Ledger(job.database)
     try:
-        start = perf_counter()
-        report = import_file(ledger, Path(job.file), recorded_by="bench")
-        seconds = perf_counter() - start
+        with ChildPeaks() as peaks:
+            start = perf_counter()
+            report = import_file(ledger, Path(job.file), recorded_by="bench")
+            seconds = perf_counter() - start
     finally:
         ledger.close()
-    return {"seconds": seconds, "events": report.stored, "events_per_s": report.stored / seconds}
+    found = {"seconds": seconds, "events": report.stored, "events_per_s": report.stored / seconds}
+    if peaks.mib is not None:
+        found["checking_child_peak_rss_mb"] = peaks.mib
+    return found
 
 
 def replay(job: ReplayJob) -> dict[str, Any]:

@@ -82,6 +82,7 @@ ABSOLUTES = (
     ("http_post_busy_events_per_s", "POST single events/s, 16 connections"),
     ("http_post_busy_p99_us", "POST p99 µs, 16 connections"),
     ("import_peak_rss_mb", "import peak RSS MiB"),
+    ("import_child_peak_rss_mb", "import's checking child peak RSS MiB"),
     ("serve_rss_mb", "serve RSS after GETs MiB"),
     ("serve_peak_rss_mb", "serve peak RSS MiB (after POSTs)"),
     ("replay_peak_rss_mb", "replay peak RSS MiB"),

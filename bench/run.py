@@ -109,6 +109,8 @@ class Scale:
             self.add("import_events_per_s", found["events_per_s"], "events/s")
             self.add("import_seconds", found["seconds"], "s")
             self.add_rss("import_peak_rss_mb", found)
+            if "checking_child_peak_rss_mb" in found:
+                self.add("import_child_peak_rss_mb", found["checking_child_peak_rss_mb"], "MiB")
         self.add("database_mb", databases.size(main) / 2**20, "MiB")
         self.add("raw_database_mb", databases.size(raw) / 2**20, "MiB")
         self.add("peer_database_mb", databases.size(peer) / 2**20, "MiB")

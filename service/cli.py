@@ -23,7 +23,8 @@ from service.audit.commands import (
     cmd_provenance,
     cmd_verify,
 )
-from service.importer import ImportRejected, export_lines, import_file
+from service.import_lines import ImportRejected
+from service.importer import export_lines, import_file
 from service.projections.format import ProjectionsOutOfDate
 from service.schemas import Changes, ClaimHistory, Timeline
 from service.timeparse import BadTime, parse_moment, require_order, rfc3339

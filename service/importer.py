@@ -6,25 +6,30 @@ stories as stored), and writes only when every line passes, so a bad file stores
 
 from __future__ import annotations
 
-import copy
+import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError
 from tqdm import tqdm
 
-from domain.errors import DomainError
 from domain.events import ReportingEvent
-from domain.story import Story, project_story
 from service.application import Ledger
 from service.collection import collector_paused
+from service.import_lines import (
+    WHOLE,
+    ImportRejected,
+    ImportReport,
+    Line,
+    Part,
+    check_lines,
+    decode_line,
+    story_of,
+)
 from service.persistence import is_postgres_url
-from service.schemas import line_decoder, pointer_of, without_story
+from service.validation_child import CheckingChild, splits
 
 T = TypeVar("T")
 
@@ -79,72 +84,10 @@ def in_batches(
 _encode_story = msgspec.json.Encoder().encode
 
 
-class ImportRejected(Exception):
-    """A line of the file is invalid; nothing from the file was stored."""
-
-    def __init__(self, line: int, pointer: str, reason: str) -> None:
-        where = f"{pointer}: " if pointer else ""
-        super().__init__(f"line {line}: {where}{reason}")
-        self.line = line
-        self.pointer = pointer
-        self.reason = reason
-
-
-@dataclass
-class ImportReport:
-    """What an import did: events read, newly stored, and already present."""
-
-    read: int = 0
-    stored: int = 0
-    already_present: int = 0
-    stories: set[str] = field(default_factory=set)
-
-
-class Line(NamedTuple):
-    """One decoded line of an import file: where it was, its story and event, its size."""
-
-    number: int
-    story: str
-    event: ReportingEvent
-    size: int
-
-
-def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Each non-blank line of a file, with its number (from 1)."""
-    for number, raw in enumerate(stream, start=1):
-        if raw.strip():
-            yield number, raw
-
-
-def decode_line(number: int, raw: bytes) -> Line:
-    """Decode one line; reject it naming its number and field."""
-    try:
-        line = line_decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        pointer, reason = pointer_of(e)
-        raise ImportRejected(number, pointer, reason) from None
-    return Line(number, line.story, without_story(line), len(raw))
-
-
-def read_lines(stream: BinaryIO) -> Iterator[Line]:
-    """Decode each non-blank line; reject the first bad one (naming its number and field)."""
-    for number, raw in numbered_lines(stream):
-        yield decode_line(number, raw)
-
-
-class StoryOfLine(msgspec.Struct):
-    """Only the ``story`` of an import line (msgspec skips the rest without building it)."""
-
-    story: str
-
-
-_story_of_line = msgspec.json.Decoder(StoryOfLine).decode
-
-
 def story_runs(stream: BinaryIO, window: int) -> Iterator[Line]:
     """The file's lines, decoded, with each story's lines brought together within windows of
     ``window`` lines (``lines_by_story``). The file is validated already; a line that no longer
-    decodes is rejected by ``decode_line`` as in ``read_lines``."""
+    decodes is rejected by ``decode_line`` as in the check."""
     for number, raw in lines_by_story(stream, window):
         yield decode_line(number, raw)
 
@@ -161,8 +104,8 @@ def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, bytes]]
         lines = 0
         while lines < window and (raw := stream.readline()):
             number += 1
-            if raw.strip():
-                story = _story_of(number, raw)
+            if not raw.isspace():
+                story = story_of(number, raw)
                 numbers, offsets = runs.setdefault(story, (array("q"), array("q")))
                 numbers.append(number)
                 offsets.append(offset)
@@ -177,44 +120,30 @@ def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, bytes]]
         stream.seek(offset)
 
 
-def _story_of(number: int, raw: bytes) -> str:
-    """The story of a line, decoding only that field (``decode_line`` rejects a bad line)."""
-    try:
-        return _story_of_line(raw).story
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        decode_line(number, raw)
-        raise
-
-
 def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
-    """Check every line against the schema and the story rules, storing nothing."""
-    report = ImportReport()
-    stories: dict[str, Story] = {}
-    checked_at = datetime.now(UTC)
-    with path.open("rb") as stream, _bar(path, progress, "validate") as bar:
-        for number, story_id, event, _ in read_lines(stream):
-            bar.update(1)
-            story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
-            stories[story_id] = story
+    """Check every line against the schema and the story rules, storing nothing; a large file's
+    stories split with a child process that checks its part meanwhile (decision 032)."""
+    lock = threading.Lock()
+    with _bar(path, progress, "validate") as bar:
+
+        def advance(lines: int) -> None:
+            with lock:
+                bar.update(lines)
+
+        if not splits(ledger.database, path):
+            return check_lines(ledger, path, WHOLE, lambda _: advance(1))
+        with CheckingChild(ledger.database, path, Part(1, 2), advance) as child:
             try:
-                admitted = story.admit(event)
-            except DomainError as e:
-                raise ImportRejected(number, e.pointer, e.detail) from None
-            report.read += 1
-            report.stories.add(story_id)
-            if admitted is None:
-                report.already_present += 1
-            else:
-                story.remember(*admitted)
-    return report
-
-
-def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
-    try:
-        stored: Story = ledger.repository.get(story_id, projector_func=project_story)
-    except AggregateNotFoundError:
-        return Story.open(story_id, at)
-    return copy.deepcopy(stored)
+                mine = check_lines(ledger, path, Part(0, 2), lambda _: advance(1))
+            except ImportRejected as rejected:
+                child.raise_before(rejected.line)
+                raise
+            theirs = child.report()
+    return ImportReport(
+        read=mine.read + theirs.read,
+        already_present=mine.already_present + theirs.already_present,
+        stories=mine.stories | theirs.stories,
+    )
 
 
 @collector_paused()

@@ -14,7 +14,8 @@ from bench.generate import Shape, generate
 from service.application import Ledger
 from service.audit.verify import verify
 from service.collection import collector_paused
-from service.importer import ImportRejected, import_file
+from service.import_lines import ImportRejected
+from service.importer import import_file
 
 
 @pytest.fixture

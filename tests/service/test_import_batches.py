@@ -25,9 +25,9 @@ from bench.naive import naive_knowledge
 from bench.questions import sample_questions
 from service import importer
 from service.application import Ledger
+from service.import_lines import ImportRejected
 from service.importer import (
     BatchLimit,
-    ImportRejected,
     batch_limit,
     export_lines,
     import_file,

@@ -1,0 +1,138 @@
+"""The lines of an import file: decoding each one, and checking a file's lines against the
+schema and the story rules without storing anything (all of them, or one part's stories)."""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.errors import DomainError
+from domain.events import ReportingEvent
+from domain.story import Story, project_story
+from service.application import Ledger
+from service.schemas import line_decoder, pointer_of, without_story
+
+
+class ImportRejected(Exception):
+    """A line of the file is invalid; nothing from the file was stored."""
+
+    def __init__(self, line: int, pointer: str, reason: str) -> None:
+        where = f"{pointer}: " if pointer else ""
+        super().__init__(f"line {line}: {where}{reason}")
+        self.line = line
+        self.pointer = pointer
+        self.reason = reason
+
+
+@dataclass
+class ImportReport:
+    """What an import did: events read, newly stored, and already present."""
+
+    read: int = 0
+    stored: int = 0
+    already_present: int = 0
+    stories: set[str] = field(default_factory=set)
+
+
+class Line(NamedTuple):
+    """One decoded line of an import file: where it was, its story and event, its size."""
+
+    number: int
+    story: str
+    event: ReportingEvent
+    size: int
+
+
+@dataclass(frozen=True)
+class Part:
+    """Which stories of a file one check takes: those ``owns`` says, ``index`` of ``count``."""
+
+    index: int
+    count: int
+
+    def owns(self, story: str) -> bool:
+        """Whether ``story`` is this part's (the same answer in every process)."""
+        return self.count == 1 or zlib.crc32(story.encode()) % self.count == self.index
+
+
+WHOLE = Part(0, 1)
+
+
+def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Each non-blank line of a file, with its number (from 1)."""
+    for number, raw in enumerate(stream, start=1):
+        if not raw.isspace():
+            yield number, raw
+
+
+def decode_line(number: int, raw: bytes) -> Line:
+    """Decode one line; reject it naming its number and field."""
+    try:
+        line = line_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        pointer, reason = pointer_of(e)
+        raise ImportRejected(number, pointer, reason) from None
+    return Line(number, line.story, without_story(line), len(raw))
+
+
+class StoryOfLine(msgspec.Struct):
+    """Only the ``story`` of an import line (msgspec skips the rest without building it)."""
+
+    story: str
+
+
+_story_of_line = msgspec.json.Decoder(StoryOfLine).decode
+
+
+def story_of(number: int, raw: bytes) -> str:
+    """The story of a line, decoding only that field (``decode_line`` rejects a bad line)."""
+    try:
+        return _story_of_line(raw).story
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        decode_line(number, raw)
+        raise
+
+
+def check_lines(
+    ledger: Ledger, path: Path, part: Part, checked: Callable[[int], object]
+) -> ImportReport:
+    """Check the lines of ``part``'s stories against the schema and the story rules, storing
+    nothing; reject the first bad one. ``checked`` is told each checked line's number."""
+    report = ImportReport()
+    stories: dict[str, Story] = {}
+    checked_at = datetime.now(UTC)
+    with path.open("rb") as stream:
+        for number, raw in numbered_lines(stream):
+            if part.count > 1 and not part.owns(story_of(number, raw)):
+                continue
+            _, story_id, event, _ = decode_line(number, raw)
+            story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
+            stories[story_id] = story
+            try:
+                admitted = story.admit(event)
+            except DomainError as e:
+                raise ImportRejected(number, e.pointer, e.detail) from None
+            report.read += 1
+            report.stories.add(story_id)
+            if admitted is None:
+                report.already_present += 1
+            else:
+                story.remember(*admitted)
+            checked(number)
+    return report
+
+
+def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
+    try:
+        stored: Story = ledger.repository.get(story_id, projector_func=project_story)
+    except AggregateNotFoundError:
+        return Story.open(story_id, at)
+    return copy.deepcopy(stored)
