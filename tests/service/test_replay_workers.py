@@ -37,6 +37,7 @@ def test_replay_folding_in_workers_writes_the_tables_live_appends_wrote(
 ) -> None:
     live = dump(imported)
     assert sum(len(rows) for rows in live.values()) > 3 * 720
+    assert live["kw_document_urls"]  # staged on SQLite, then inserted in order (decision 033)
     assert imported.replay(workers=workers) == imported.recorder.max_notification_id()
     assert dump(imported) == live
     imported.replay(workers=0)
@@ -54,6 +55,9 @@ def test_a_failing_worker_fails_the_replay_and_leaves_the_tables(
         imported.replay(workers=2)
     assert dump(imported) == before
     assert imported.reader.story(str(before["kw_stories"][0][0])) is not None
+    monkeypatch.undo()
+    imported.replay(workers=0)  # nothing of the failed one's staging is left in the way
+    assert dump(imported) == before
 
 
 def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
