@@ -110,8 +110,11 @@ class CheckingChild:
             env=child_environment(),
         )
         stdin = pipe(self.process.stdin, "the checking child")
-        stdin.write(_encode(order))
-        stdin.close()
+        try:
+            stdin.write(_encode(order))
+            stdin.close()
+        except BrokenPipeError:
+            pass  # it ended already: its output ends unanswered, and ``ChildFailed`` says so
         self.through = 0
         self.answer: Checked | Rejected | None = None
         self._advance = advance
@@ -180,6 +183,8 @@ class CheckingChild:
                 self._changed.notify_all()
 
     def _failed(self) -> ChildFailed:
+        if self.process.poll() is None:  # it wrote what is not an answer, and goes on
+            self.process.kill()
         code = self.process.wait()
         self.errors.seek(0)
         tail = self.errors.read().decode(errors="replace")[-STDERR_TAIL:]
