@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.domain import (
     BaseAggregate,
     CanInitAggregate,
     CanMutateAggregate,
     MetaDomainEvent,
+    OriginatorVersionError,
 )
+from msgspec import Struct
 
 from domain.errors import (
     DuplicateInEvent,
@@ -36,6 +38,50 @@ from domain.events import (
 def digest_of(event: ReportingEvent) -> str:
     """The SHA-256 of the event's canonical body: equal digests mean an idempotent retry."""
     return hashlib.sha256(canonical_body(event)).hexdigest()
+
+
+class KeptStance(Protocol):
+    """What a story keeps of a claim stance."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def stance(self) -> str: ...
+
+
+class Kept(Protocol):
+    """What a story keeps of a reporting event: its id and stances."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def claims(self) -> Sequence[KeptStance]: ...
+
+
+class StanceHead(Struct, frozen=True):
+    """Of a claim stance, what a story keeps."""
+
+    id: str
+    stance: str
+
+
+class EventHead(Struct, frozen=True):
+    """Of a reporting event, what a story keeps: its id and stances."""
+
+    id: str
+    claims: tuple[StanceHead, ...] = ()
+
+
+class RecordedHead(Struct, frozen=True):
+    """A stored ``Story.EventRecorded`` decoded only as far as the story needs to load: no
+    document, no texts, no patterns checked (they were when it was recorded)."""
+
+    originator_version: int
+    timestamp: datetime
+    digest: str
+    event: EventHead
 
 
 class StoryEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
@@ -118,10 +164,19 @@ class Story(BaseAggregate[str]):
         self.check(event)
         return event, digest
 
-    def remember(self, event: ReportingEvent, digest: str) -> None:
+    def remember(self, event: Kept, digest: str) -> None:
         """Take a recorded event's id, digest and asserted claims into the story's state."""
         self.digests[event.id] = bytes.fromhex(digest)
         self.claims.update(c.id for c in event.claims if c.stance == "asserts")
+
+    def remember_head(self, head: RecordedHead) -> None:
+        """``EventRecorded.mutate`` from only what the story keeps of the event: its version
+        checked, then ``remember``ed, then the story's version and time moved on."""
+        if head.originator_version != self.version + 1:
+            raise OriginatorVersionError(head.originator_version, self.version + 1)
+        self.remember(head.event, head.digest)
+        self.version = head.originator_version
+        self.modified_on = head.timestamp
 
     def check(self, event: ReportingEvent) -> None:
         """Raise the first rule ``event`` breaks against this story, or return."""

@@ -27,6 +27,7 @@ from service.projections.reader import Reader
 from service.projections.rebuild import EventStore, Rebuild, story_statement
 from service.projections.writer import RecordedOutOfOrder
 from service.schemas import Receipt
+from service.story_loading import load_story
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -225,7 +226,7 @@ class Ledger(Application[str]):
         recorded_at: datetime,
     ) -> tuple[Story, list[bool]]:
         try:
-            story: Story = self.repository.get(story_id, projector_func=project_story)
+            story = self.story(story_id)
         except AggregateNotFoundError:
             story = Story.open(story_id, recorded_at)
         try:
@@ -249,6 +250,20 @@ class Ledger(Application[str]):
             self._forget(story_id)
             raise
         return story, created
+
+    def story(self, story_id: str) -> Story:
+        """The story as stored: the aggregate cache's (brought up to date with any events stored
+        since), or on a miss loaded decoding only what it keeps (``load_story``, decision 034).
+        Raises ``AggregateNotFoundError`` when it has no events."""
+        cache = self.repository.cache
+        if cache is None:
+            return load_story(self.recorder, self.mapper, story_id)
+        try:
+            cache.get(story_id)
+        except KeyError:
+            cache.put(story_id, load_story(self.recorder, self.mapper, story_id))
+        story: Story = self.repository.get(story_id, projector_func=project_story)
+        return story
 
     def _next_recorded_at(self) -> datetime:
         """Strictly increasing recording times within this process (the store checks across)."""

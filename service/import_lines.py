@@ -16,7 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import DomainError
 from domain.events import ReportingEvent
-from domain.story import Story, project_story
+from domain.story import Story
 from service.application import Ledger
 from service.schemas import line_decoder, pointer_of, without_story
 
@@ -132,7 +132,7 @@ def check_lines(
 
 def _dry_run_story(ledger: Ledger, story_id: str, at: datetime) -> Story:
     try:
-        stored: Story = ledger.repository.get(story_id, projector_func=project_story)
+        stored = ledger.story(story_id)
     except AggregateNotFoundError:
         return Story.open(story_id, at)
     return copy.deepcopy(stored)

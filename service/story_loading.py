@@ -1,0 +1,35 @@
+"""Loading a story from its stored events, decoding of each only what the story keeps.
+
+The library rebuilds an aggregate by decoding every stored event whole and applying it. A
+``Story`` keeps only each event's id, digest and asserted claims, so for its recorded events
+this decodes a ``RecordedHead`` (no document, no texts, no patterns checked: they were when the
+event was recorded) and applies that (``Story.remember_head``); any other event is decoded and
+applied as the library would (decision 034).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import AggregateRecorder, Mapper
+from eventsourcing.utils import get_topic
+
+from domain.story import RecordedHead, Story
+
+RECORDED_TOPIC = get_topic(Story.EventRecorded)
+decode_head = msgspec.json.Decoder(RecordedHead).decode
+
+
+def load_story(recorder: AggregateRecorder, mapper: Mapper[Any], story_id: str) -> Story:
+    """The story ``story_id``'s stored events make; ``AggregateNotFoundError`` if none."""
+    story: Story | None = None
+    for stored in recorder.select_events(story_id):
+        if story is not None and stored.topic == RECORDED_TOPIC:
+            story.remember_head(decode_head(stored.state))
+        else:
+            story = mapper.to_domain_event(stored).mutate(story)  # type: ignore[attr-defined]
+    if story is None:
+        raise AggregateNotFoundError(f"story {story_id!r} has no stored events")
+    return story

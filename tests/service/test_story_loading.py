@@ -1,0 +1,75 @@
+"""A story loaded from only what it keeps of each stored event (decision 034), on both
+databases: the same story the library rebuilds by decoding every event whole, and one a new
+process goes on appending to."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from eventsourcing.application import AggregateNotFoundError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.events import ReportingEvent
+from domain.story import Story, project_story
+from service.application import Ledger
+from service.story_loading import load_story
+from tests.builders import claim, event
+from tests.property.test_projection_matches_fold import record_in_batches
+from tests.strategies import histories
+
+
+def state(story: Story) -> dict[str, object]:
+    """Everything the story holds, the library's attributes included."""
+    return dict(vars(story))
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
+def test_a_story_loads_as_the_library_rebuilds_it(
+    ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
+) -> None:
+    story_id = f"s-{uuid.uuid4().hex[:8]}"
+    record_in_batches(ledger, story_id, events, cuts)
+
+    loaded = load_story(ledger.recorder, ledger.mapper, story_id)
+    # With a version the library rebuilds it from its events, each decoded whole.
+    rebuilt: Story = ledger.repository.get(
+        story_id, version=len(events) + 1, projector_func=project_story
+    )
+
+    assert state(loaded) == state(rebuilt)
+    assert loaded.story_version == len(events)
+
+
+def test_a_story_with_no_events_is_not_found(ledger: Ledger) -> None:
+    with pytest.raises(AggregateNotFoundError):
+        load_story(ledger.recorder, ledger.mapper, "never-written")
+    with pytest.raises(AggregateNotFoundError):
+        ledger.story("never-written")
+
+
+def test_a_new_process_loads_a_story_and_appends_to_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "k.sqlite3")
+    first = Ledger(path)
+    try:
+        asserted = event("story_published", "e1", "nyt", "2020-10-06T10:00", claim("c", "asserts"))
+        first.append("s", [asserted], "t")
+    finally:
+        first.close()
+    second = Ledger(path)  # its aggregate cache is empty: the story is loaded
+    try:
+        confirmed = event(
+            "report_confirmed", "e2", "ap", "2020-10-06T11:00", claim("c", "confirms")
+        )
+        assert second.append("s", [confirmed, asserted], "t").created == [True, False]
+        story = second.story("s")
+        assert (story.story_version, story.version, story.claims) == (2, 3, {"c"})
+    finally:
+        second.close()
