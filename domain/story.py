@@ -60,28 +60,28 @@ class Kept(Protocol):
     def claims(self) -> Sequence[KeptStance]: ...
 
 
-class StanceHead(Struct, frozen=True):
+class KeptClaim(Struct, frozen=True):
     """Of a claim stance, what a story keeps."""
 
     id: str
     stance: str
 
 
-class EventHead(Struct, frozen=True):
+class KeptEvent(Struct, frozen=True):
     """Of a reporting event, what a story keeps: its id and stances."""
 
     id: str
-    claims: tuple[StanceHead, ...] = ()
+    claims: tuple[KeptClaim, ...] = ()
 
 
-class RecordedHead(Struct, frozen=True):
+class KeptRecord(Struct, frozen=True):
     """A stored ``Story.EventRecorded`` decoded only as far as the story needs to load: no
     document, no texts, no patterns checked (they were when it was recorded)."""
 
     originator_version: int
     timestamp: datetime
     digest: str
-    event: EventHead
+    event: KeptEvent
 
 
 class StoryEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
@@ -169,14 +169,14 @@ class Story(BaseAggregate[str]):
         self.digests[event.id] = bytes.fromhex(digest)
         self.claims.update(c.id for c in event.claims if c.stance == "asserts")
 
-    def remember_head(self, head: RecordedHead) -> None:
+    def remember_record(self, record: KeptRecord) -> None:
         """``EventRecorded.mutate`` from only what the story keeps of the event: its version
         checked, then ``remember``ed, then the story's version and time moved on."""
-        if head.originator_version != self.version + 1:
-            raise OriginatorVersionError(head.originator_version, self.version + 1)
-        self.remember(head.event, head.digest)
-        self.version = head.originator_version
-        self.modified_on = head.timestamp
+        if record.originator_version != self.version + 1:
+            raise OriginatorVersionError(record.originator_version, self.version + 1)
+        self.remember(record.event, record.digest)
+        self.version = record.originator_version
+        self.modified_on = record.timestamp
 
     def check(self, event: ReportingEvent) -> None:
         """Raise the first rule ``event`` breaks against this story, or return."""

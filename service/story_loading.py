@@ -2,8 +2,8 @@
 
 The library rebuilds an aggregate by decoding every stored event whole and applying it. A
 ``Story`` keeps only each event's id, digest and asserted claims, so for its recorded events
-this decodes a ``RecordedHead`` (no document, no texts, no patterns checked: they were when the
-event was recorded) and applies that (``Story.remember_head``); any other event is decoded and
+this decodes a ``KeptRecord`` (no document, no texts, no patterns checked: they were when the
+event was recorded) and applies that (``Story.remember_record``); any other event is decoded and
 applied as the library would (decision 034).
 """
 
@@ -16,10 +16,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import AggregateRecorder, Mapper
 from eventsourcing.utils import get_topic
 
-from domain.story import RecordedHead, Story
+from domain.story import KeptRecord, Story
 
 RECORDED_TOPIC = get_topic(Story.EventRecorded)
-decode_head = msgspec.json.Decoder(RecordedHead).decode
+decode_kept = msgspec.json.Decoder(KeptRecord).decode
 
 
 def load_story(recorder: AggregateRecorder, mapper: Mapper[Any], story_id: str) -> Story:
@@ -27,7 +27,7 @@ def load_story(recorder: AggregateRecorder, mapper: Mapper[Any], story_id: str) 
     story: Story | None = None
     for stored in recorder.select_events(story_id):
         if story is not None and stored.topic == RECORDED_TOPIC:
-            story.remember_head(decode_head(stored.state))
+            story.remember_record(decode_kept(stored.state))
         else:
             story = mapper.to_domain_event(stored).mutate(story)  # type: ignore[attr-defined]
     if story is None:

@@ -7,7 +7,7 @@ from eventsourcing.domain import OriginatorVersionError
 
 from domain import errors
 from domain.events import ReportingEvent
-from domain.story import EventHead, RecordedHead, StanceHead, Story, project_story
+from domain.story import KeptClaim, KeptEvent, KeptRecord, Story, project_story
 from tests.builders import RECORDED, at, claim, document, event
 
 NYT = event("story_published", "nyt-1", "nyt", "2020-10-06T22:00", claim("c1", "asserts"))
@@ -223,17 +223,17 @@ def test_a_story_projected_from_its_events_is_the_story_that_recorded_them() -> 
     assert resumed is not None and resumed.digests == story.digests
 
 
-def test_a_recorded_head_is_kept_as_its_whole_event_is() -> None:
+def test_a_kept_record_is_remembered_as_its_whole_event_is() -> None:
     story = given()
-    head = RecordedHead(2, RECORDED, "ab" * 32, EventHead("nyt-1", (StanceHead("c1", "asserts"),)))
-    story.remember_head(head)
+    record = KeptRecord(2, RECORDED, "ab" * 32, KeptEvent("nyt-1", (KeptClaim("c1", "asserts"),)))
+    story.remember_record(record)
     assert (story.version, story.modified_on, story.claims) == (2, RECORDED, {"c1"})
     assert story.digests == {"nyt-1": bytes.fromhex("ab" * 32)}
 
 
-def test_a_recorded_head_out_of_sequence_is_refused_and_changes_nothing() -> None:
+def test_a_kept_record_out_of_sequence_is_refused_and_changes_nothing() -> None:
     story = given()
-    head = RecordedHead(3, RECORDED, "ab" * 32, EventHead("nyt-1"))
+    record = KeptRecord(3, RECORDED, "ab" * 32, KeptEvent("nyt-1"))
     with pytest.raises(OriginatorVersionError):
-        story.remember_head(head)
+        story.remember_record(record)
     assert (story.version, story.digests) == (1, {})
