@@ -268,7 +268,9 @@ class Rebuild:
                     self.dialect.insert_rows(cursor, table, table_rows)
             advance(rows.events)
         if staged:
-            cursor.execute(f"INSERT INTO {URLS} SELECT * FROM {STAGED_URLS} ORDER BY 1, 2, 3")
+            cursor.execute(
+                f"INSERT INTO {URLS} SELECT * FROM {STAGED_URLS} ORDER BY url_sha256, story, document"
+            )
             cursor.execute(f"DROP TABLE {STAGED_URLS}")
         for statement in (*PROJECTION_INDEXES, STAMP_FORMAT):
             cursor.execute(statement)
