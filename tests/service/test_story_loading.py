@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import ReportingEvent
@@ -17,7 +17,7 @@ from domain.story import Story, project_story
 from service.application import Ledger
 from service.story_loading import load_story
 from tests.builders import claim, event
-from tests.property.test_projection_matches_fold import record_in_batches
+from tests.property.test_projection_matches_fold import PROPERTY, record_in_batches
 from tests.strategies import histories
 
 
@@ -26,11 +26,7 @@ def state(story: Story) -> dict[str, object]:
     return dict(vars(story))
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(PROPERTY, max_examples=15)
 @given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
 def test_a_story_loads_as_the_library_rebuilds_it(
     ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
