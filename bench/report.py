@@ -55,12 +55,22 @@ UNTARGETED = (
     ),
     ("http_vs_inprocess", "GET knowledge req/s ÷ in-process knowledge answers/s (1 / p50)"),
     ("http_uncached_vs_hello", "GET knowledge req/s, no answer cache ÷ hello-world req/s"),
+    (
+        "replay_vs_rows_write",
+        "replay events/s ÷ the rate its rows are written by the driver alone (bench/measure_rows.py)",
+    ),
+    (
+        "rows_write_vs_raw",
+        "replay's rows written by the driver alone, events/s ÷ raw SELECT + decode rows/s: the"
+        " most replay_vs_raw could be with these tables",
+    ),
 )
 ABSOLUTES = (
     ("import_events_per_s", "import events/s"),
     ("raw_insert_rows_per_s", "raw insert rows/s"),
     ("peer_save_events_per_s", "peer save events/s"),
     ("replay_events_per_s", "replay events/s"),
+    ("rows_write_events_per_s", "replay's rows written by the driver alone, events/s"),
     ("raw_read_rows_per_s", "raw SELECT + decode rows/s"),
     ("peer_read_events_per_s", "peer read events/s"),
     ("knowledge_p50_us", "knowledge p50 µs"),
@@ -135,6 +145,8 @@ def scale_ratios(figures: dict[str, Any], smallest: dict[str, Any]) -> dict[str,
         "http_uncached_vs_hello": quotient(
             m("http_uncached_requests_per_s"), m("http_hello_requests_per_s")
         ),
+        "replay_vs_rows_write": quotient(m("replay_events_per_s"), m("rows_write_events_per_s")),
+        "rows_write_vs_raw": quotient(m("rows_write_events_per_s"), m("raw_read_rows_per_s")),
     }
 
 

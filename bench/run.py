@@ -1,7 +1,7 @@
 """One benchmark run: for each scale, generate, then measure knewwhen and its references side by side.
 
 Writers are interleaved per repeat (raw limit, peer, knewwhen) and so are readers (raw read,
-peer read, replay), so drift on a shared machine hits each side alike; the last knewwhen
+peer read, replay, each replay followed by replay's floor: its rows written by the driver alone), so drift on a shared machine hits each side alike; the last knewwhen
 import is the database every read is asked of.
 """
 
@@ -23,6 +23,7 @@ from bench.measure_import import ImportJob, ReplayJob
 from bench.measure_peer import PeerJob
 from bench.measure_queries import QueryJob
 from bench.measure_raw import RawJob
+from bench.measure_rows import RowsJob
 from bench.measure_verify import VerifyJob
 from bench.questions import knowledge_path, sample_questions
 from bench.stats import figure
@@ -128,6 +129,10 @@ class Scale:
             self.add("replay_fold_workers", found["fold_workers"], "processes")
             if "worker_peak_rss_mb" in found:
                 self.add("replay_worker_peak_rss_mb", found["worker_peak_rss_mb"], "MiB")
+            rows = databases.fresh(f"rows{self.events}")
+            found = self.task("rows_write", RowsJob(main, rows))
+            self.add("rows_write_events_per_s", found["events_per_s"], "events/s")
+            databases.drop(rows)
         found = self.task("verify", VerifyJob(main))
         self.add("verify_events_per_s", found["events_per_s"], "events/s")
         self.add("verify_seconds", found["seconds"], "s")

@@ -17,12 +17,20 @@ from typing import Any
 
 import msgspec
 
-from bench import measure_import, measure_peer, measure_queries, measure_raw, measure_verify
+from bench import (
+    measure_import,
+    measure_peer,
+    measure_queries,
+    measure_raw,
+    measure_rows,
+    measure_verify,
+)
 
 Task = tuple[type[Any], Callable[[Any], dict[str, Any]]]
 TASKS: dict[str, Task] = {
     "import": (measure_import.ImportJob, measure_import.import_events),
     "replay": (measure_import.ReplayJob, measure_import.replay),
+    "rows_write": (measure_rows.RowsJob, measure_rows.write_rows),
     "raw_insert": (measure_raw.RawJob, measure_raw.insert),
     "raw_read": (measure_raw.RawJob, measure_raw.read),
     "peer_save": (measure_peer.PeerJob, measure_peer.save),

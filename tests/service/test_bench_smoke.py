@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from contextlib import closing
 from pathlib import Path
 
 import msgspec
@@ -15,10 +16,13 @@ from bench.ab import compare, report
 from bench.config import quick
 from bench.databases import Databases
 from bench.generate import Shape, generate
+from bench.measure_rows import RowsJob, connect, rows_in_key_order, write_rows
 from bench.report import RATIO_KEYS, build, markdown, write
 from bench.run import run
 from service.application import Ledger
 from service.importer import import_file
+from service.persistence import is_postgres_url
+from service.projections.dialect import POSTGRES, PROJECTION_TABLES, SQLITE
 
 
 def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None:
@@ -52,6 +56,8 @@ def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None
         figures["knowledge_p50_us"]["median"] / figures["knowledge_p50_us_at_smallest"]["median"]
     )
     assert math.isfinite(saved["ratios"]["http_uncached_vs_hello"])
+    for key in ("replay_vs_rows_write", "rows_write_vs_raw"):
+        assert math.isfinite(saved["ratios"][key]) and saved["ratios"][key] > 0, key
     assert saved["generated"]["1200"]["events"] == 1200
     assert "| `import_vs_raw` |" in markdown(results)
 
@@ -156,3 +162,52 @@ def test_a_copied_database_holds_what_the_original_held(
     finally:
         databases.drop_all()
     assert databases.made == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_replays_floor_writes_the_rows_replay_wrote(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue("postgres_server") if kind == "postgres" else None
+    databases = Databases(server, tmp_path)
+    try:
+        imported, written = databases.fresh("imported"), databases.fresh("written")
+        lines = generate(Shape(events=300, events_per_story=100), tmp_path).path
+        ledger = Ledger(imported)
+        try:
+            import_file(ledger, lines, recorded_by="test")
+            ledger.replay()
+        finally:
+            ledger.close()
+        found = write_rows(RowsJob(imported, written))
+        assert found["events"] == 300 and found["events_per_s"] > 0
+        rows = table_rows(imported)
+        assert found["rows"] == sum(count for count, _ in rows.values())
+        assert table_rows(written) == rows
+        ledger = Ledger(written)  # the copy's format stamp and indexes are replay's
+        try:
+            assert ledger.recorder.stale_format is None  # type: ignore[attr-defined]
+            assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
+        finally:
+            ledger.close()
+    finally:
+        databases.drop_all()
+
+
+def table_rows(database: str) -> dict[str, tuple[int, str]]:
+    """Each projection table's row count, and a digest of its rows in key order."""
+    found: dict[str, tuple[int, str]] = {}
+    dialect = POSTGRES if is_postgres_url(database) else SQLITE
+    with closing(connect(database)) as connection:
+        for table in PROJECTION_TABLES:
+            digest, count = hashlib.sha256(), 0
+            for page in rows_in_key_order(connection, dialect, table):
+                count += len(page)
+                digest.update(repr([tuple(map(plain, row)) for row in page]).encode())
+            found[table] = (count, digest.hexdigest())
+    return found
+
+
+def plain(value: object) -> object:
+    """A column's value as both drivers give it (PostgreSQL's bytea may come as a memoryview)."""
+    return bytes(value) if isinstance(value, memoryview) else value
