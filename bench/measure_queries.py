@@ -75,6 +75,7 @@ def queries(job: QueryJob) -> dict[str, Any]:
         timed = asked[job.warmup :]
         shown = [reader.knowledge(q.story, q.at, q.recorded_before) for q in timed[:200]]
         claims_shown = [len(answer.claims) for answer in shown]
+        event_ids_shown = [sum(len(c.events) for c in answer.claims) for answer in shown]
         answer_bytes = [len(encode(answer)) for answer in shown]
         mismatches = sum(encode(naive(q)) != encode(knowledge(q)) for q in timed[: job.naive])
         return {
@@ -84,6 +85,7 @@ def queries(job: QueryJob) -> dict[str, Any]:
             "naive": summary(latencies_us(timed[: job.naive], naive)),
             "naive_mismatches": mismatches,
             "mean_claims_per_answer": sum(claims_shown) / max(len(claims_shown), 1),
+            "mean_event_ids_per_answer": sum(event_ids_shown) / max(len(event_ids_shown), 1),
             "mean_answer_bytes": sum(answer_bytes) / max(len(answer_bytes), 1),
         }
     finally:

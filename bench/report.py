@@ -87,6 +87,7 @@ ABSOLUTES = (
     ("http_knowledge_c1_requests_per_s", "GET knowledge req/s, 1 connection"),
     ("http_uncached_requests_per_s", "GET knowledge req/s, no answer cache"),
     ("mean_answer_kib", "mean knowledge answer KiB"),
+    ("mean_event_ids_per_answer", "mean event ids in a knowledge answer (its claims' events)"),
     ("http_post_events_per_s", "POST single events/s"),
     ("http_post_p99_us", "POST p99 µs"),
     ("http_post_busy_events_per_s", "POST single events/s, 16 connections"),

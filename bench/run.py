@@ -169,6 +169,7 @@ class Scale:
             self.add(f"{kind}_p99_us", found[kind]["p99_us"], "µs")
         self.add("naive_mismatches", found["naive_mismatches"], "answers")
         self.add("mean_claims_per_answer", found["mean_claims_per_answer"], "claims")
+        self.add("mean_event_ids_per_answer", found["mean_event_ids_per_answer"], "event ids")
         self.add("mean_answer_kib", found["mean_answer_bytes"] / 1024, "KiB")
         self.add_rss("queries_peak_rss_mb", found)
 

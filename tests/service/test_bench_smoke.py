@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from bench import pages
+from bench import answer_shape, pages
 from bench.ab import compare, report
 from bench.config import quick
 from bench.databases import Databases
@@ -48,6 +48,7 @@ def test_quick_run_writes_every_ratio_as_a_finite_number(tmp_path: Path) -> None
     assert figures["http_post_busy_events_per_s"]["median"] > 0
     assert figures["http_uncached_requests_per_s"]["median"] > 0
     assert figures["mean_answer_kib"]["median"] > 0
+    assert figures["mean_event_ids_per_answer"]["median"] > 0
     assert figures["claim_history_p50_us"]["median"] > 0
     assert figures["verify_events_per_s"]["median"] > 0
     assert len(figures["knowledge_p50_us_at_smallest"]["runs"]) == config.repeats
@@ -211,3 +212,20 @@ def table_rows(database: str) -> dict[str, tuple[int, str]]:
 def plain(value: object) -> object:
     """A column's value as both drivers give it (PostgreSQL's bytea may come as a memoryview)."""
     return bytes(value) if isinstance(value, memoryview) else value
+
+
+def test_the_answer_shape_table_asks_each_fraction_of_the_span(tmp_path: Path) -> None:
+    lines = generate(Shape(events=400, events_per_story=200), tmp_path).path
+    ledger = Ledger(str(tmp_path / "store.sqlite3"))
+    try:
+        import_file(ledger, lines, recorded_by="test")
+        found = answer_shape.table(ledger, stories=2, repeats=1)
+        early = answer_shape.shapes(ledger, 0.05, 2, 1)
+        late = answer_shape.shapes(ledger, 1.0, 2, 1)
+    finally:
+        ledger.close()
+    rows = found.splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| 5%", "| 25%", "| 50%", "| 100%"]
+    assert all(shape.knewwhen_us > 0 and shape.naive_us > 0 for shape in (*early, *late))
+    assert [shape.applied for shape in late] == [200, 200]  # the whole story at its last time
+    assert sum(s.event_ids for s in late) > sum(s.event_ids for s in early)
