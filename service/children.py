@@ -24,6 +24,14 @@ def opens_elsewhere(database: str) -> bool:
     return is_postgres_url(database) or Path(database).is_file()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the system keeps one (a container
+    or ``taskset`` may allow fewer than the machine has), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def child_environment() -> dict[str, str]:
     """This process's environment, with this checkout first on ``PYTHONPATH`` so that a child
     imports the same service. The database setting goes to a child on its standard input, not

@@ -15,7 +15,6 @@ importing process rejects line N, it waits only until the child has checked past
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from types import TracebackType
 import msgspec
 
 from service.application import Ledger
-from service.children import child_environment, opens_elsewhere, pipe
+from service.children import child_environment, opens_elsewhere, pipe, usable_cpus
 from service.collection import collector_paused
 from service.import_lines import ImportRejected, ImportReport, Part, check_lines
 from service.persistence import is_postgres_url
@@ -84,9 +83,8 @@ class ChildFailed(RuntimeError):
 def splits(database: str, path: Path) -> bool:
     """Whether checking ``path`` is worth a child: a large file, a database another process can
     open, and a CPU for each."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
-        (cpus or 1) >= 2 and opens_elsewhere(database) and path.stat().st_size >= SPLIT_FROM_BYTES
+        usable_cpus() >= 2 and opens_elsewhere(database) and path.stat().st_size >= SPLIT_FROM_BYTES
     )
 
 

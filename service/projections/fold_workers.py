@@ -29,7 +29,14 @@ from typing import IO
 
 import msgspec
 
-from service.children import child_environment, opens_elsewhere, pipe, reading_connection, stop
+from service.children import (
+    child_environment,
+    opens_elsewhere,
+    pipe,
+    reading_connection,
+    stop,
+    usable_cpus,
+)
 from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
@@ -48,7 +55,7 @@ def fold_workers_for(database: str, events: int, cpus: int | None = None) -> int
     """How many worker processes a replay of ``events`` in ``database`` folds with: as many as
     the CPUs (at most four; the writer mostly waits on the database), or none for a small
     store, one CPU, or a database other processes cannot open (SQLite in memory)."""
-    cpus = os.cpu_count() if cpus is None else cpus
+    cpus = usable_cpus() if cpus is None else cpus
     if events < PARALLEL_FROM or not cpus or cpus < 2:
         return 0
     if not opens_elsewhere(database):
