@@ -1,8 +1,9 @@
 """One benchmark run: for each scale, generate, then measure knewwhen and its references side by side.
 
 Writers are interleaved per repeat (raw limit, peer, knewwhen) and so are readers (raw read,
-peer read, replay, each replay followed by replay's floor: its rows written by the driver alone), so drift on a shared machine hits each side alike; the last knewwhen
-import is the database every read is asked of.
+peer read, replay, each replay followed by replay's floor: its rows written by the driver
+alone), so drift on a shared machine hits each side alike; the last knewwhen import is the
+database every read is asked of.
 """
 
 from __future__ import annotations

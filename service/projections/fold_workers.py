@@ -53,8 +53,9 @@ decode_rows = msgspec.msgpack.Decoder(StoryRows).decode
 
 def fold_workers_for(database: str, events: int, cpus: int | None = None) -> int:
     """How many worker processes a replay of ``events`` in ``database`` folds with: as many as
-    the CPUs (at most four; the writer mostly waits on the database), or none for a small
-    store, one CPU, or a database other processes cannot open (SQLite in memory)."""
+    the CPUs this process may use (at most four; the writer mostly waits on the database), or
+    none for a small store, one CPU, or a database other processes cannot open (SQLite in
+    memory)."""
     cpus = usable_cpus() if cpus is None else cpus
     if events < PARALLEL_FROM or not cpus or cpus < 2:
         return 0
