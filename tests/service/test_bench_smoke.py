@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -140,59 +141,63 @@ def test_the_page_size_comparison_imports_and_replays_into_each_size(tmp_path: P
     assert not list(tmp_path.glob("pages-*"))  # each database removed after its round
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_copied_database_holds_what_the_original_held(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bench_databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    """The bench's throwaway databases of each kind; every one made is gone afterwards."""
+    kind = request.param
     server = request.getfixturevalue("postgres_server") if kind == "postgres" else None
     databases = Databases(server, tmp_path)
     try:
-        original = databases.fresh("original")
-        lines = generate(Shape(events=300, events_per_story=100), tmp_path).path
-        ledger = Ledger(original)
-        try:
-            import_file(ledger, lines, recorded_by="test")
-        finally:
-            ledger.close()
-        copied = databases.copy(original, "copied")
-        ledger = Ledger(copied)
-        try:
-            assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
-        finally:
-            ledger.close()
+        yield databases
     finally:
         databases.drop_all()
     assert databases.made == []
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_replays_floor_writes_the_rows_replay_wrote(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+def test_a_copied_database_holds_what_the_original_held(
+    bench_databases: Databases, tmp_path: Path
 ) -> None:
-    server = request.getfixturevalue("postgres_server") if kind == "postgres" else None
-    databases = Databases(server, tmp_path)
+    original = imported_store(bench_databases, tmp_path, "original")
+    copied = bench_databases.copy(original, "copied")
+    ledger = Ledger(copied)
     try:
-        imported, written = databases.fresh("imported"), databases.fresh("written")
-        lines = generate(Shape(events=300, events_per_story=100), tmp_path).path
-        ledger = Ledger(imported)
-        try:
-            import_file(ledger, lines, recorded_by="test")
-            ledger.replay()
-        finally:
-            ledger.close()
-        found = write_rows(RowsJob(imported, written))
-        assert found["events"] == 300 and found["events_per_s"] > 0
-        rows = table_rows(imported)
-        assert found["rows"] == sum(count for count, _ in rows.values())
-        assert table_rows(written) == rows
-        ledger = Ledger(written)  # the copy's format stamp and indexes are replay's
-        try:
-            assert ledger.recorder.stale_format is None  # type: ignore[attr-defined]
-            assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
-        finally:
-            ledger.close()
+        assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
     finally:
-        databases.drop_all()
+        ledger.close()
+
+
+def test_replays_floor_writes_the_rows_replay_wrote(
+    bench_databases: Databases, tmp_path: Path
+) -> None:
+    imported = imported_store(bench_databases, tmp_path, "imported", replayed=True)
+    written = bench_databases.fresh("written")
+    found = write_rows(RowsJob(imported, written))
+    assert found["events"] == 300 and found["events_per_s"] > 0
+    rows = table_rows(imported)
+    assert found["rows"] == sum(count for count, _ in rows.values())
+    assert table_rows(written) == rows
+    ledger = Ledger(written)  # stamped with the current projection format, as replay does
+    try:
+        assert ledger.recorder.stale_format is None  # type: ignore[attr-defined]
+        assert [s.events for s in ledger.reader.stories()] == [100, 100, 100]
+    finally:
+        ledger.close()
+
+
+def imported_store(
+    databases: Databases, folder: Path, label: str, *, replayed: bool = False
+) -> str:
+    """A fresh database holding three generated stories of 100 events (then replayed)."""
+    database = databases.fresh(label)
+    lines = generate(Shape(events=300, events_per_story=100), folder).path
+    ledger = Ledger(database)
+    try:
+        import_file(ledger, lines, recorded_by="test")
+        if replayed:
+            ledger.replay()
+    finally:
+        ledger.close()
+    return database
 
 
 def table_rows(database: str) -> dict[str, tuple[int, str]]:
