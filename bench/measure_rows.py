@@ -15,12 +15,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from functools import cache
 from time import perf_counter
 from typing import Any
 
 import psycopg
 from msgspec import Struct
 
+from service.audit.refold import Layout
+from service.audit.snapshot import order_by
 from service.persistence import SQLITE_PAGE_SIZE, is_postgres_url
 from service.projections.dialect import (
     POSTGRES,
@@ -105,26 +108,24 @@ def connect(database: str) -> Any:
 
 
 def rows_in_key_order(connection: Any, dialect: Dialect, table: str) -> Iterator[list[Any]]:
-    """Every row of ``table`` in its primary key's order (its first columns' order, as replay
-    writes it), ``PAGE`` rows at a time."""
-    columns = key_columns(connection, dialect, table)
+    """Every row of ``table`` in its primary key's order as verify reads it (text by code
+    point: replay's order), ``PAGE`` rows at a time."""
+    order = key_orders(dialect is POSTGRES)[table]
     # PostgreSQL: a server-side cursor, so the client holds a page, not the whole table.
     cursor = connection.cursor(name=f"rows_{table}") if dialect is POSTGRES else connection.cursor()
-    cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(columns)}")
+    cursor.execute(f"SELECT * FROM {table} ORDER BY {order}")
     while page := cursor.fetchmany(PAGE):
         yield page
 
 
-def key_columns(connection: Any, dialect: Dialect, table: str) -> list[str]:
-    """The columns of ``table``'s primary key, in key order."""
-    if dialect is SQLITE:
-        info = connection.execute(f"PRAGMA table_info({table})").fetchall()
-        return [name for _, name, _, _, _, pk in sorted(info, key=lambda c: c[5]) if pk]
-    found = connection.execute(
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
-        " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary"
-        " ORDER BY array_position(i.indkey::int2[], a.attnum)",
-        (table,),
-    ).fetchall()
-    assert found, f"{table} has a primary key"
-    return [name for (name,) in found]
+@cache
+def key_orders(postgres: bool) -> dict[str, str]:
+    """Each projection table's ``ORDER BY`` list for its primary key (``refold.Layout`` read off
+    the tables' SQLite schema, ``snapshot.order_by`` for the database)."""
+    with closing(sqlite3.connect(":memory:")) as schema:
+        schema.row_factory = sqlite3.Row
+        for statement in SQLITE.projection_tables():
+            schema.execute(statement)
+        return {
+            table: order_by(Layout.read(schema, table).key, postgres) for table in PROJECTION_TABLES
+        }

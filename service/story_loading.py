@@ -14,11 +14,10 @@ from typing import Any
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import AggregateRecorder, Mapper
-from eventsourcing.utils import get_topic
 
 from domain.story import KeptRecord, Story
+from service.projections.rows import RECORDED_TOPIC
 
-RECORDED_TOPIC = get_topic(Story.EventRecorded)
 decode_kept = msgspec.json.Decoder(KeptRecord).decode
 
 
