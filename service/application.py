@@ -20,11 +20,11 @@ from service.checkpointer import Checkpointer
 from service.collection import collector_paused
 from service.group_commit import CommitQueue, Waiting
 from service.persistence import environment, is_postgres_url
-from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE
+from service.projections.dialect import LOG_TABLES, POSTGRES, PROJECTION_TABLES, SQLITE, EventStore
 from service.projections.fold_workers import story_folds
 from service.projections.format import ProjectionsOutOfDate
 from service.projections.reader import Reader
-from service.projections.rebuild import EventStore, Rebuild, story_statement
+from service.projections.rebuild import Rebuild, story_statement
 from service.projections.writer import RecordedOutOfOrder
 from service.schemas import Receipt
 from service.story_loading import load_story
@@ -72,7 +72,8 @@ class Ledger(Application[str]):
         self.database = database
         self.dialect = POSTGRES if is_postgres_url(database) else SQLITE
         self.clock = clock
-        self.reader = Reader(self.recorder.datastore, self.dialect)  # type: ignore[attr-defined]
+        self.store = EventStore.of(self.dialect, self.recorder.events_table_name)  # type: ignore[attr-defined]
+        self.reader = Reader(self.recorder.datastore, self.dialect, self.store)  # type: ignore[attr-defined]
         self._write_lock = threading.Lock()
         self._commits = CommitQueue(self._write_group)
         self._last_recorded_at = datetime.min.replace(tzinfo=UTC)
@@ -301,11 +302,7 @@ class Ledger(Application[str]):
         """
         total = self.recorder.max_notification_id() or 0
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        postgres = self.dialect is POSTGRES
-        store = EventStore(
-            self.recorder.events_table_name,  # type: ignore[attr-defined]
-            "notification_id" if postgres else "rowid",
-        )
+        store = self.store
         with contextlib.ExitStack() as stack:
             statement = story_statement(self.dialect, store)
             folds = stack.enter_context(story_folds(self.database, statement, total, workers))

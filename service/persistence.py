@@ -33,7 +33,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from service.audit.log import VerifiableLog
 from service.audit.triggers import append_only_statements
 from service.checkpointer import BACKSTOP_PAGES
-from service.projections.dialect import POSTGRES, SQLITE
+from service.projections.dialect import POSTGRES, SQLITE, EventStore
 from service.projections.format import stale_format
 from service.projections.writer import Projector
 from service.read_connections import ReadConnections
@@ -162,7 +162,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.log = VerifiableLog(SQLITE)
+        self.log = VerifiableLog(SQLITE, EventStore.of(SQLITE, self.events_table_name))
         self.projector = Projector(SQLITE, hooks=(self.log,))
         self.stale_format: int | None = None
 
@@ -231,7 +231,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.log = VerifiableLog(POSTGRES)
+        self.log = VerifiableLog(POSTGRES, EventStore.of(POSTGRES, self.events_table_name))
         self.projector = Projector(POSTGRES, hooks=(self.log,))
         self.stale_format: int | None = None
         self.insert_columns_statement = SQL(

@@ -11,21 +11,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from domain.errors import StoryNotFound
 from domain.knowledge import ClaimKnowledge, DocumentAct
 from service.application import Ledger
+from service.projections.dialect import EventStore
 from service.projections.reader import recorded_bound
-from service.projections.rows import decode_claim_act, decode_document_act, from_micros, micros
-
-EVENTS_IN_SCOPE = (
-    "SELECT position, event_id, type, source, published_at, recorded_at, recorded_by, body"
-    " FROM kw_events WHERE story = ? AND published_at <= ? AND recorded_at < ?"
-    " ORDER BY published_at, position"
+from service.projections.rows import (
+    decode_claim_act,
+    decode_document_act,
+    fields_of,
+    from_micros,
+    micros,
 )
 
-_decode_body = msgspec.json.Decoder(dict[str, Any]).decode
+
+def events_in_scope(store: EventStore) -> str:
+    """The story's events at (T, R), each with its stored event's state (its body); parameters
+    (story, T, R)."""
+    return (
+        "SELECT e.position, e.event_id, e.type, e.source, e.published_at, e.recorded_at,"
+        f" e.recorded_by, r.state AS recorded FROM kw_events e{store.join()}"
+        " WHERE e.story = ? AND e.published_at <= ? AND e.recorded_at < ?"
+        " ORDER BY e.published_at, e.position"
+    )
 
 
 @dataclass
@@ -63,7 +71,7 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
         if ledger.reader.story(story) is None:
             raise StoryNotFound(f"no story {story!r}")
         knowledge = ledger.reader.knowledge(story, at, recorded_before)
-        cursor.execute(q(EVENTS_IN_SCOPE), (story, t, r))
+        cursor.execute(q(events_in_scope(ledger.store)), (story, t, r))
         events = [event_row(row) for row in cursor.fetchall()]
         acts: list[dict[str, list[Any]]] = []
         for table, column, decode in (
@@ -86,7 +94,7 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
 
 def event_row(row: Any) -> EventRow:
     """A ``kw_events`` row, with the body fields provenance needs."""
-    body = _decode_body(bytes(row["body"]))
+    body = fields_of(bytes(row["recorded"]))
     document = body.get("document")
     return EventRow(
         position=row["position"],

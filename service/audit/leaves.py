@@ -14,10 +14,9 @@ from typing import Any
 import msgspec
 
 from domain.story import Story
-from service.projections.rows import from_micros
+from service.projections.rows import fields_of, from_micros
 
 _encode = msgspec.json.Encoder(order="sorted").encode
-_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def leaf_bytes(
@@ -45,10 +44,11 @@ def leaf_of_recorded(recorded: Story.EventRecorded) -> bytes:
 
 
 def leaf_of_row(row: Any) -> bytes:
-    """The leaf of a ``kw_events`` row (story, recorded_at, recorded_by, body)."""
+    """The leaf of a ``kw_events`` row (story, recorded_at, recorded_by) with its stored
+    event's state (``recorded``: ``EventStore.join``)."""
     return leaf_bytes(
         row["story"],
-        _decode_object(bytes(row["body"])),
+        fields_of(bytes(row["recorded"])),
         from_micros(row["recorded_at"]),
         row["recorded_by"],
     )

@@ -21,7 +21,7 @@ from msgspec import Struct
 
 from service.audit.leaves import leaf_of_row
 from service.merkle import CompactMerkleTree, leaf_hash
-from service.projections.dialect import Dialect
+from service.projections.dialect import Dialect, EventStore
 from service.projections.reader import Datastore
 
 PAGE = 1000
@@ -70,7 +70,9 @@ class OutOfRange(ValueError):
 class VerifiableLog:
     """Writes the log's rows in append transactions and answers heads, entries and proofs."""
 
-    def __init__(self, dialect: Dialect, block_height: int | None = None) -> None:
+    def __init__(
+        self, dialect: Dialect, store: EventStore, block_height: int | None = None
+    ) -> None:
         self.dialect = dialect
         q = dialect.sql
         columns = "leaf_index, position, leaf_hash"
@@ -80,13 +82,13 @@ class VerifiableLog:
             "SELECT leaf_index, leaf_hash FROM kw_log_leaves"
             " WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index"
         )
-        self.unlogged = q(
-            "SELECT position, story, recorded_at, recorded_by, body FROM kw_events"
-            " WHERE position > ? ORDER BY position LIMIT ?"
+        # kw_events with each event's stored state, which holds its body (decision 035).
+        events = (
+            "SELECT e.position, e.story, e.recorded_at, e.recorded_by, r.state AS recorded"
+            f" FROM kw_events e{store.join()}"
         )
-        self.event_at = q(
-            "SELECT story, recorded_at, recorded_by, body FROM kw_events WHERE position = ?"
-        )
+        self.unlogged = q(f"{events} WHERE e.position > ? ORDER BY e.position LIMIT ?")
+        self.event_at = q(f"{events} WHERE e.position = ?")
         self.insert_head = q("INSERT INTO kw_tree_heads VALUES (?,?,?)")
         self.block_roots = q(
             "SELECT block, root_hash FROM kw_log_blocks"
@@ -210,7 +212,8 @@ class VerifiableLog:
             return TreeHead(size, self._tree.root(size, self._reader(cursor)).hex())
 
     def entry(self, datastore: Datastore, index: int) -> LogEntry:
-        """Leaf ``index``: its canonical JSON (rebuilt from ``kw_events``) and stored hash."""
+        """Leaf ``index``: its canonical JSON (rebuilt from its ``kw_events`` row and stored event)
+        and stored hash."""
         with self._reading(datastore) as (cursor, size):
             if not 0 <= index < size:
                 raise OutOfRange(

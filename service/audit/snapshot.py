@@ -13,10 +13,9 @@ from typing import Any, NamedTuple, TypeVar
 from eventsourcing.persistence import StoredEvent
 from psycopg.rows import tuple_row
 
-from service.projections.dialect import Dialect
+from service.projections.dialect import Dialect, EventStore
 from service.projections.rebuild import (
     PAGE,
-    EventStore,
     Rows,
     events_statement,
     paged_rows,
@@ -68,8 +67,8 @@ class Snapshot:
     def __init__(self, cursor: Any, dialect: Dialect, events_table: str) -> None:
         self.cursor = cursor
         self.dialect = dialect
-        position = "rowid" if dialect.name == "sqlite" else "notification_id"
-        self.store = EventStore(events_table, position)
+        self.store = EventStore.of(dialect, events_table)
+        position = self.store.position
         self.select_events = events_statement(dialect, self.store)
         self.count_events = f"SELECT COUNT(*) AS n FROM {events_table}"
         self.select_story_ids = f"SELECT DISTINCT originator_id FROM {events_table}"

@@ -19,7 +19,7 @@ from typing import Any
 
 # The layout of the projection tables and their blobs. A database whose projections were
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
-PROJECTION_FORMAT = 3
+PROJECTION_FORMAT = 4
 
 LATEST_STATE_FIRST = " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
 """Closes a query on a ``*_states`` table aliased ``s``: of the rows it admits, the one that
@@ -46,8 +46,7 @@ PROJECTION_SCHEMA = (
         published_at {int} NOT NULL,
         recorded_at {int} NOT NULL,
         recorded_by TEXT NOT NULL,
-        digest TEXT NOT NULL,
-        body {blob} NOT NULL)""",
+        digest TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS kw_stories (
         story TEXT PRIMARY KEY,
         events {int} NOT NULL,
@@ -183,6 +182,26 @@ def column_kinds(schema: Sequence[str]) -> dict[str, tuple[str, ...]]:
 
 COLUMN_KINDS = column_kinds((*PROJECTION_SCHEMA, *SHARED_SCHEMA))
 """The columns of every table rows are inserted into, read off the CREATE statements."""
+
+
+@dataclass(frozen=True)
+class EventStore:
+    """Where the library keeps the stored events: its table and its position column."""
+
+    table: str
+    position: str
+
+    @classmethod
+    def of(cls, dialect: Dialect, table: str) -> EventStore:
+        """The library's ``table`` on ``dialect``'s database: SQLite numbers the stored events
+        by ``rowid``, PostgreSQL by ``notification_id``."""
+        return cls(table, "rowid" if dialect.name == "sqlite" else "notification_id")
+
+    def join(self, events: str = "e", stored: str = "r") -> str:
+        """A join giving each ``kw_events`` row (aliased ``events``) its stored event (aliased
+        ``stored``), whose ``state`` holds the event's body (``kw_events`` keeps no copy of it,
+        decision 035)."""
+        return f" JOIN {self.table} {stored} ON {stored}.{self.position} = {events}.position"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import msgspec
 from msgspec import Struct
 
 from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
-from service.projections.dialect import Dialect, state_at
-from service.projections.rows import decode_claim_act, from_micros, micros
+from service.projections.dialect import Dialect, EventStore, state_at
+from service.projections.rows import body_of, decode_claim_act, fields_of, from_micros, micros
 from service.projections.snapshots import reading, tuple_rows
 from service.schemas import (
     Change,
@@ -27,7 +27,6 @@ from service.schemas import (
 FOREVER = 2**62
 decode_claim_state = msgspec.msgpack.Decoder(ClaimState).decode
 decode_document_state = msgspec.msgpack.Decoder(DocumentState).decode
-decode_summary = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class Datastore(Protocol):
@@ -98,7 +97,7 @@ def document_states(rows: Iterable[tuple[str, bytes]]) -> list[DocumentState]:
 class Reader:
     """Read queries over the projection tables of one database."""
 
-    def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
+    def __init__(self, datastore: Datastore, dialect: Dialect, store: EventStore) -> None:
         self.datastore = datastore
         self.dialect = dialect
         self._snapshots = threading.local()
@@ -129,18 +128,22 @@ class Reader:
             "SELECT DISTINCT claim FROM kw_claim_acts"
             " WHERE story = ? AND published_at > ? AND published_at <= ?"
         )
-        self.event_columns = "position, story, event_id, story_version, type, source,"
-        self.event_columns += " published_at, recorded_at, recorded_by, body"
+        # kw_events with each event's stored state, which holds its body (decision 035).
+        events = (
+            "SELECT e.position, e.story, e.event_id, e.story_version, e.type, e.source,"
+            " e.published_at, e.recorded_at, e.recorded_by, r.state AS recorded"
+            f" FROM kw_events e{store.join()}"
+        )
         self.timeline_rows = q(
-            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND recorded_at < ?"
-            " ORDER BY published_at, position"
+            f"{events} WHERE e.story = ? AND e.recorded_at < ? ORDER BY e.published_at, e.position"
         )
         self.events_after = q(
-            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND position > ?"
-            " ORDER BY position LIMIT ?"
+            f"{events} WHERE e.story = ? AND e.position > ? ORDER BY e.position LIMIT ?"
         )
-        self.event_by_id = q(
-            f"SELECT {self.event_columns} FROM kw_events WHERE story = ? AND event_id = ?"
+        self.event_by_id = q(f"{events} WHERE e.story = ? AND e.event_id = ?")
+        self.receipt_by_id = q(
+            "SELECT position, story_version, recorded_at, recorded_by FROM kw_events"
+            " WHERE story = ? AND event_id = ?"
         )
         self.story_rows = q("SELECT * FROM kw_stories ORDER BY story")
         self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
@@ -296,7 +299,7 @@ class Reader:
                 id=row["event_id"],
                 type=row["type"],
                 source=row["source"],
-                summary=summary_of(decode_summary(bytes(row["body"]))),
+                summary=summary_of(fields_of(bytes(row["recorded"]))),
                 position=row["position"],
                 recorded_at=from_micros(row["recorded_at"]),
             )
@@ -317,7 +320,7 @@ class Reader:
         with self.cursor() as cursor:
             found = []
             for event_id in event_ids:
-                cursor.execute(self.event_by_id, (story, event_id))
+                cursor.execute(self.receipt_by_id, (story, event_id))
                 row = cursor.fetchone()
                 found.append(
                     Receipt(
@@ -367,14 +370,14 @@ def applied_event_ids(dialect: Dialect) -> str:
 
 
 def event_view(row: Any) -> StoredEventView:
-    """A kw_events row as the API shows it."""
+    """A kw_events row, with its stored event's state, as the API shows it."""
     return StoredEventView(
         story=row["story"],
         position=row["position"],
         story_version=row["story_version"],
         recorded_at=from_micros(row["recorded_at"]),
         recorded_by=row["recorded_by"],
-        event=msgspec.Raw(bytes(row["body"])),
+        event=msgspec.Raw(body_of(bytes(row["recorded"]))),
     )
 
 

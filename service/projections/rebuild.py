@@ -30,7 +30,13 @@ from domain.knowledge import (
     fold_claim,
     fold_document,
 )
-from service.projections.dialect import PROJECTION_INDEXES, PROJECTION_TABLES, STAMP_FORMAT, Dialect
+from service.projections.dialect import (
+    PROJECTION_INDEXES,
+    PROJECTION_TABLES,
+    STAMP_FORMAT,
+    Dialect,
+    EventStore,
+)
 from service.projections.rows import (
     RECORDED_TOPIC,
     EventRow,
@@ -49,14 +55,6 @@ URLS = "kw_document_urls"
 STAGED_URLS = "temp.kw_document_urls_staged"
 A = TypeVar("A", ClaimAct, DocumentAct)
 PAGE = 1000
-
-
-@dataclass(frozen=True)
-class EventStore:
-    """Where the library keeps the stored events: its table and its position column."""
-
-    table: str
-    position: str
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
@@ -31,7 +32,6 @@ RECORDED_TOPIC = get_topic(Story.EventRecorded)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 decode_recorded = msgspec.json.Decoder(Story.EventRecorded).decode
-encode_body = msgspec.json.Encoder().encode
 encode_blob = msgspec.msgpack.Encoder().encode
 decode_claim_act = msgspec.msgpack.Decoder(ClaimAct).decode
 decode_document_act = msgspec.msgpack.Decoder(DocumentAct).decode
@@ -39,8 +39,8 @@ decode_document_act = msgspec.msgpack.Decoder(DocumentAct).decode
 Batch = list[tuple[int, Story.EventRecorded]]
 Start = tuple[datetime, int]
 # kw_events: position, story, event_id, story_version, type, source, published_at,
-# recorded_at, recorded_by, digest, body
-EventRow = tuple[int, str, str, int, str, str, int, int, str, str, bytes]
+# recorded_at, recorded_by, digest (the body stays in the stored event alone, decision 035)
+EventRow = tuple[int, str, str, int, str, str, int, int, str, str]
 # (story, claim or document, published_at, position, recorded_at, event_id, act)
 ActRow = tuple[str, str, int, int, int, str, bytes]
 # (story, claim or document, recorded_at, published_at, position, state)
@@ -90,8 +90,8 @@ class EventHead(msgspec.Struct):
 
 
 class RecordedHead(msgspec.Struct):
-    """A stored ``Story.EventRecorded`` with its event left as the bytes it was stored as
-    (``encode_body`` of that event: the mapper encoded it with the same encoder)."""
+    """The fields of a stored ``Story.EventRecorded`` that ``kw_events`` keeps, with its event
+    left undecoded."""
 
     originator_id: str
     originator_version: int
@@ -101,8 +101,34 @@ class RecordedHead(msgspec.Struct):
     event: msgspec.Raw
 
 
+class RecordedBody(msgspec.Struct):
+    """A stored ``Story.EventRecorded``'s event, as the bytes it was stored as (the mapper's
+    msgspec JSON of it)."""
+
+    event: msgspec.Raw
+
+
+class RecordedObject(msgspec.Struct):
+    """A stored ``Story.EventRecorded``'s event, as JSON-ready builtins."""
+
+    event: dict[str, Any]
+
+
 decode_recorded_head = msgspec.json.Decoder(RecordedHead).decode
 decode_event_head = msgspec.json.Decoder(EventHead).decode
+_decode_recorded_body = msgspec.json.Decoder(RecordedBody).decode
+_decode_recorded_object = msgspec.json.Decoder(RecordedObject).decode
+
+
+def body_of(state: bytes) -> bytes:
+    """The body of the reporting event a stored event's ``state`` records, as stored and as the
+    API returns it (``kw_events`` rows reach it through ``EventStore.join``)."""
+    return bytes(_decode_recorded_body(state).event)
+
+
+def fields_of(state: bytes) -> dict[str, Any]:
+    """The reporting event a stored event's ``state`` records, as builtins."""
+    return _decode_recorded_object(state).event
 
 
 def stored_event_row(position: int, state: bytes) -> tuple[str, EventRow]:
@@ -121,7 +147,6 @@ def stored_event_row(position: int, state: bytes) -> tuple[str, EventRow]:
         micros(recorded.timestamp),
         recorded.recorded_by,
         recorded.digest,
-        bytes(recorded.event),
     )
     return recorded.originator_id, row
 
@@ -140,7 +165,6 @@ def event_row(position: int, recorded: Story.EventRecorded) -> EventRow:
         micros(recorded.timestamp),
         recorded.recorded_by,
         recorded.digest,
-        encode_body(event),
     )
 
 

@@ -63,7 +63,8 @@ def test_every_served_proof_verifies_against_the_recorded_heads(
         with store.transaction(commit=False) as cursor:
             cursor.execute(
                 ledger.dialect.sql(
-                    "SELECT e.* FROM kw_events e JOIN kw_log_leaves l ON l.position = e.position"
+                    "SELECT e.*, r.state AS recorded FROM kw_events e"
+                    f"{ledger.store.join()} JOIN kw_log_leaves l ON l.position = e.position"
                     " WHERE l.leaf_index = ?"
                 ),
                 (index,),

@@ -12,14 +12,13 @@ import pytest
 from bench.generate import Shape, generate
 from service.application import Ledger
 from service.importer import import_file
-from service.projections.dialect import SQLITE
 from service.projections.fold_workers import (
     PARALLEL_FROM,
     Worker,
     fold_workers,
     fold_workers_for,
 )
-from service.projections.rebuild import EventStore, story_statement
+from service.projections.rebuild import story_statement
 from tests.property.test_projection_matches_fold import dump
 
 
@@ -61,9 +60,7 @@ def test_a_failing_worker_fails_the_replay_and_leaves_the_tables(
 
 
 def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
-    position = "rowid" if imported.dialect is SQLITE else "notification_id"
-    table = imported.recorder.events_table_name  # type: ignore[attr-defined]
-    statement = story_statement(imported.dialect, EventStore(table, position))
+    statement = story_statement(imported.dialect, imported.store)
     stories = sorted(str(row[0]) for row in dump(imported)["kw_stories"])
     asked = [*reversed(stories), "no-such-story", stories[0]]
     with fold_workers(imported.database, statement, 2) as folds:
