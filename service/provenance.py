@@ -1,7 +1,7 @@
 """W3C PROV for every answer: why the ledger says what it says about a claim, or a whole story.
 
-Built from the projection tables (``kw_events``, ``kw_claim_acts``, ``kw_document_acts`` and the
-knowledge answer at (T, R)), never by replaying the stream. The result is a PROV-JSON document
+Built from the projection tables (``kw_events``, ``kw_claim_states``, ``kw_document_acts``
+and the knowledge answer at (T, R)), never by replaying the stream. The result is a PROV-JSON document
 (a dict); ``service.provn`` renders it as PROV-N. The mapping is in decision 004.
 """
 

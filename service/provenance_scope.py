@@ -1,6 +1,6 @@
 """What a provenance document covers, read from the projection tables at (T, R).
 
-Events from ``kw_events``, stances from ``kw_claim_acts``, publications from
+Events from ``kw_events``, stances from ``kw_claim_states``, publications from
 ``kw_document_acts`` (each act row carries its ``recorded_at``) and the claims' states from the
 knowledge answer — index reads, never a replay of the stream.
 """
@@ -66,7 +66,11 @@ class Scope:
 def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: datetime | None) -> Scope:
     """Everything public about ``story`` at ``at`` as recorded before ``recorded_before``."""
     q, t, r = ledger.dialect.sql, micros(at), recorded_bound(recorded_before)
-    in_scope = " WHERE a.story = ? AND a.published_at <= ? AND a.recorded_at < ?"
+    # A claim's act is in the state row its own append wrote (decision 036); a document's act
+    # rows all hold one.
+    in_scope = (
+        " WHERE a.story = ? AND a.published_at <= ? AND a.recorded_at < ? AND a.act IS NOT NULL"
+    )
     with ledger.reader.snapshot(), ledger.reader.cursor() as cursor:
         if ledger.reader.story(story) is None:
             raise StoryNotFound(f"no story {story!r}")
@@ -75,7 +79,7 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
         events = [event_row(row) for row in cursor.fetchall()]
         acts: list[dict[str, list[Any]]] = []
         for table, column, decode in (
-            ("kw_claim_acts", "claim", decode_claim_act),
+            ("kw_claim_states", "claim", decode_claim_act),
             ("kw_document_acts", "document", decode_document_act),
         ):
             cursor.execute(

@@ -19,7 +19,7 @@ from typing import Any
 
 # The layout of the projection tables and their blobs. A database whose projections were
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
-PROJECTION_FORMAT = 4
+PROJECTION_FORMAT = 5
 
 LATEST_STATE_FIRST = " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
 """Closes a query on a ``*_states`` table aliased ``s``: of the rows it admits, the one that
@@ -62,17 +62,11 @@ PROJECTION_SCHEMA = (
         claim TEXT NOT NULL,
         first_published_at {int} NOT NULL,
         PRIMARY KEY (story, claim)){without_rowid}""",
-    # An act row carries its event's id and recording time, so the events applied to a claim
-    # at (T, R) are one range of its acts: no list of them is kept in any state row.
-    """CREATE TABLE IF NOT EXISTS kw_claim_acts (
-        story TEXT NOT NULL,
-        claim TEXT NOT NULL,
-        published_at {int} NOT NULL,
-        position {int} NOT NULL,
-        recorded_at {int} NOT NULL,
-        event_id TEXT NOT NULL,
-        act {blob} NOT NULL,
-        PRIMARY KEY (story, claim, published_at, position)){without_rowid}""",
+    # A claim's state after each of its acts, as each append (re)wrote it. The row the act's own
+    # append wrote also carries the act and its event's id (``event_id``, ``act``); the rows
+    # later appends rewrote leave both NULL (decision 036). So the events applied to a claim at
+    # (T, R) are one range of its rows (those with an event id), and no list of them is kept
+    # in any state.
     """CREATE TABLE IF NOT EXISTS kw_claim_states (
         story TEXT NOT NULL,
         claim TEXT NOT NULL,
@@ -80,6 +74,8 @@ PROJECTION_SCHEMA = (
         published_at {int} NOT NULL,
         position {int} NOT NULL,
         state {blob} NOT NULL,
+        event_id TEXT,
+        act {blob},
         PRIMARY KEY (story, claim, published_at, position, recorded_at)){without_rowid}""",
     """CREATE TABLE IF NOT EXISTS kw_documents (
         story TEXT NOT NULL,
@@ -117,8 +113,8 @@ PROJECTION_INDEXES = (
     "CREATE INDEX IF NOT EXISTS kw_events_public"
     " ON kw_events (story, published_at, recorded_at, position)",
     "CREATE INDEX IF NOT EXISTS kw_events_story ON kw_events (story, position)",
-    # Covers the read of a claim's applied events, which then never visits the wide act rows.
-    "CREATE INDEX IF NOT EXISTS kw_claim_acts_events ON kw_claim_acts"
+    # Covers the read of a claim's applied events, which then never visits the wide rows.
+    "CREATE INDEX IF NOT EXISTS kw_claim_events ON kw_claim_states"
     " (story, claim, published_at, position, recorded_at, event_id)",
 )
 
@@ -152,11 +148,14 @@ SHARED_SCHEMA = (
 LOG_TABLES = ("kw_log_leaves", "kw_tree_heads", "kw_log_blocks")
 """The verifiable log's tables (in ``SHARED_SCHEMA``): appended to, never rebuilt."""
 
+RETIRED_TABLES = ("kw_claim_acts",)
+"""Projection tables of earlier formats (``kw_claim_acts``: format 4 and before), which replay
+drops with the current ones."""
+
 PROJECTION_TABLES = (
     "kw_events",
     "kw_stories",
     "kw_claims",
-    "kw_claim_acts",
     "kw_claim_states",
     "kw_documents",
     "kw_document_acts",

@@ -119,13 +119,14 @@ class Reader:
             "SELECT s.published_at, s.position, s.state, e.event_id, e.source, a.act"
             " FROM kw_claim_states s"
             " JOIN kw_events e ON e.position = s.position"
-            " JOIN kw_claim_acts a ON a.story = s.story AND a.claim = s.claim"
+            " JOIN kw_claim_states a ON a.story = s.story AND a.claim = s.claim"
             " AND a.published_at = s.published_at AND a.position = s.position"
+            " AND a.act IS NOT NULL"
             " WHERE s.story = ? AND s.claim = ? AND s.recorded_at < ?"
             " ORDER BY s.published_at, s.position, s.recorded_at DESC"
         )
         self.claims_touched = q(
-            "SELECT DISTINCT claim FROM kw_claim_acts"
+            "SELECT DISTINCT claim FROM kw_claim_states"
             " WHERE story = ? AND published_at > ? AND published_at <= ?"
         )
         # kw_events with each event's stored state, which holds its body (decision 035).
@@ -346,9 +347,11 @@ class Reader:
 
 def applied_event_ids(dialect: Dialect) -> str:
     """A correlated subquery: the ids of the events applied to claim ``c`` at (T, R), in fold
-    order, comma-separated (ids cannot hold a comma); parameters T, then R."""
+    order, comma-separated (ids cannot hold a comma); parameters T, then R. Each act's own row
+    holds its event's id; rows rewritten later hold NULL, which both aggregates skip (decision
+    036), so the search reads the covering index ``kw_claim_events`` alone."""
     acts = (
-        "FROM kw_claim_acts a WHERE a.story = c.story AND a.claim = c.claim"
+        "FROM kw_claim_states a WHERE a.story = c.story AND a.claim = c.claim"
         " AND a.published_at <= ? AND a.recorded_at < ?"
     )
     if dialect.name == "postgres":
@@ -360,8 +363,8 @@ def applied_event_ids(dialect: Dialect) -> str:
             " ORDER BY a.published_at, a.position), ',')"
         )
     # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in the order
-    # it visits the rows. Both b-trees of kw_claim_acts (its primary key and the covering
-    # index) hold a claim's acts in (published_at, position) order, so a search of either
+    # it visits the rows. Both b-trees of kw_claim_states (its primary key and the covering
+    # index) hold a claim's rows in (published_at, position) order, so a search of either
     # visits them in fold order; ``test_applied_ids_read_one_b_tree_in_order`` checks that the
     # plan searches one and sorts nothing. An ordered subquery around it (a co-routine per
     # claim) made the claims statement slower: 786 against 646 µs p50 over 600 questions to

@@ -33,6 +33,7 @@ from domain.knowledge import (
 from service.projections.dialect import (
     PROJECTION_INDEXES,
     PROJECTION_TABLES,
+    RETIRED_TABLES,
     STAMP_FORMAT,
     Dialect,
     EventStore,
@@ -44,6 +45,7 @@ from service.projections.rows import (
     StateRow,
     UrlRow,
     batches,
+    claim_state_rows,
     micros,
     save_rows,
     state_rows,
@@ -84,7 +86,15 @@ class StoryFold:
             after = states[cut - 1] if cut else None
             states[cut:] = fold_claim(key, acts[cut:], after)
             claims.extend(
-                state_rows(self.story, key, acts[cut:], states[cut:], start, rows.recorded_at)
+                claim_state_rows(
+                    self.story,
+                    key,
+                    acts[cut:],
+                    states[cut:],
+                    start,
+                    rows.recorded_at,
+                    rows.positions,
+                )
             )
             self._lower(self.claims_first, key, start)
         documents: list[StateRow] = []
@@ -112,8 +122,7 @@ class StoryFold:
 def state_key(row: StateRow) -> tuple[str, str, int, int, int]:
     """A state row's primary key, in its order: (story, key, published_at, position,
     recorded_at)."""
-    story, key, recorded_at, published_at, position, _ = row
-    return story, key, published_at, position, recorded_at
+    return row[0], row[1], row[3], row[4], row[2]
 
 
 def merged(acts_by_key: dict[str, list[A]], key: str, new: list[A]) -> list[A]:
@@ -191,11 +200,10 @@ class StoryRows:
 def fold_story(story: str, stored: list[tuple[int, StoredEvent]]) -> StoryRows:
     """Fold one story's saves in memory, as live appends did, into the rows they wrote."""
     fold = StoryFold(story)
-    acts: dict[str, list[Any]] = {"kw_claim_acts": [], "kw_document_acts": []}
+    acts: dict[str, list[Any]] = {"kw_document_acts": []}
     states: dict[str, list[StateRow]] = {"kw_claim_states": [], "kw_document_states": []}
     for batch in batches(stored):
         rows = save_rows(batch)
-        acts["kw_claim_acts"].extend(rows.claim_acts)
         acts["kw_document_acts"].extend(rows.document_acts)
         claims, documents = fold.apply(rows)
         states["kw_claim_states"].extend(claims)
@@ -248,7 +256,7 @@ class Rebuild:
         cursor.execute(self.story_ids)
         stories = sorted(row["originator_id"] for row in cursor.fetchall())
         folded = self.folds(stories) if self.folds else self.fold_here(cursor, stories)
-        for table in PROJECTION_TABLES:
+        for table in (*PROJECTION_TABLES, *RETIRED_TABLES):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
         for statement in self.dialect.projection_tables():

@@ -8,7 +8,7 @@ depend on its events alone; its state rows on the folds of what it touched. The 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -41,10 +41,14 @@ Start = tuple[datetime, int]
 # kw_events: position, story, event_id, story_version, type, source, published_at,
 # recorded_at, recorded_by, digest (the body stays in the stored event alone, decision 035)
 EventRow = tuple[int, str, str, int, str, str, int, int, str, str]
-# (story, claim or document, published_at, position, recorded_at, event_id, act)
+# (story, document, published_at, position, recorded_at, event_id, act)
 ActRow = tuple[str, str, int, int, int, str, bytes]
-# (story, claim or document, recorded_at, published_at, position, state)
-StateRow = tuple[str, str, int, int, int, bytes]
+# (story, claim or document, recorded_at, published_at, position, state); a claim's row then
+# (event_id, act), both None where a later append rewrote the state (decision 036)
+StateRow = (
+    tuple[str, str, int, int, int, bytes]
+    | tuple[str, str, int, int, int, bytes, str | None, bytes | None]
+)
 # (url_sha256, story, document, url)
 UrlRow = tuple[str, str, str, str]
 
@@ -175,7 +179,7 @@ class SaveRows:
     story: str
     recorded_at: int
     events: list[EventRow] = field(default_factory=list)
-    claim_acts: list[ActRow] = field(default_factory=list)
+    positions: set[int] = field(default_factory=set)
     document_acts: list[ActRow] = field(default_factory=list)
     urls: list[UrlRow] = field(default_factory=list)
     # The save's acts per claim and document (in save order), and each one's earliest.
@@ -186,26 +190,17 @@ class SaveRows:
 
 
 def save_rows(batch: Batch) -> SaveRows:
-    """The event, act and URL rows of one save, with the acts each claim and document got."""
+    """The event, document act and URL rows of one save, with the acts each claim and document
+    got (a claim's act is written with its state: ``state_rows``)."""
     story = batch[0][1].originator_id
     rows = SaveRows(story, micros(batch[0][1].timestamp))
     for position, recorded in batch:
         row = event_row(position, recorded)
         rows.events.append(row)
+        rows.positions.add(position)
         event, published = recorded.event, row[6]
         order = (event.published_at, position)
         for claim_id, claim_act in claim_acts(event, position):
-            rows.claim_acts.append(
-                (
-                    story,
-                    claim_id,
-                    published,
-                    position,
-                    rows.recorded_at,
-                    event.id,
-                    encode_blob(claim_act),
-                )
-            )
             rows.new_claim_acts.setdefault(claim_id, []).append(claim_act)
             rows.claims_from[claim_id] = min(rows.claims_from.get(claim_id, order), order)
         doc_act = document_act(event, position)
@@ -233,14 +228,46 @@ def save_rows(batch: Batch) -> SaveRows:
 def state_rows(
     story: str,
     key: str,
-    acts: Sequence[ClaimAct | DocumentAct],
-    states: Iterable[ClaimState | DocumentState],
+    acts: Sequence[DocumentAct],
+    states: Iterable[DocumentState],
     start: Start,
     recorded_at: int,
 ) -> list[StateRow]:
-    """The rows of the states after each act from ``start`` on, as of this recording."""
+    """A document's rows of the states after each act from ``start`` on, as of this recording."""
     return [
         (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
         for act, state in zip(acts, states, strict=True)
         if (act.published_at, act.position) >= start
     ]
+
+
+def claim_state_rows(
+    story: str,
+    key: str,
+    acts: Sequence[ClaimAct],
+    states: Iterable[ClaimState],
+    start: Start,
+    recorded_at: int,
+    fresh: Container[int],
+) -> list[StateRow]:
+    """A claim's rows of the states after each act from ``start`` on, as of this recording;
+    the acts at the positions this save stored (``fresh``) go in their rows, with their event's
+    id (decision 036)."""
+    rows: list[StateRow] = []
+    for act, state in zip(acts, states, strict=True):
+        if (act.published_at, act.position) < start:
+            continue
+        own = act.position in fresh
+        rows.append(
+            (
+                story,
+                key,
+                recorded_at,
+                micros(act.published_at),
+                act.position,
+                encode_blob(state),
+                act.event_id if own else None,
+                encode_blob(act) if own else None,
+            )
+        )
+    return rows

@@ -32,6 +32,7 @@ from service.projections.rows import (
     Start,
     StateRow,
     batches,
+    claim_state_rows,
     decode_claim_act,
     decode_document_act,
     micros,
@@ -50,6 +51,8 @@ class Subject:
 
     A resumable subject re-folds from the stored state before its earliest new act (claims:
     their acts accumulate); the others re-fold all their acts (documents have few each).
+    Claims keep each act in the state row its own append wrote (decision 036): their ``acts``
+    are the rows of ``states`` that hold one. Documents keep theirs in a table apart.
     """
 
     column: str
@@ -59,6 +62,16 @@ class Subject:
     decode_act: Callable[[bytes], Any]
     fold: Callable[[str, list[Any], Any], Iterator[Any]]
     decode_state: Callable[[bytes], Any] | None = None
+
+    @property
+    def acts_in_states(self) -> bool:
+        """Whether the acts are kept in the state rows (claims) rather than a table apart."""
+        return self.acts == self.states
+
+    @property
+    def act_rows(self) -> str:
+        """The condition (on alias ``a``) that picks the rows holding acts, after a WHERE."""
+        return " AND a.act IS NOT NULL" if self.acts_in_states else ""
 
     @property
     def resumable(self) -> bool:
@@ -84,7 +97,7 @@ class Subject:
             f" SELECT starts.k AS k, a.act FROM starts JOIN {self.acts} a"
             f" ON a.story = ? AND a.{self.column} = starts.k"
             " AND (a.published_at > starts.p OR (a.published_at = starts.p AND a.position >= starts.pos))"
-            " ORDER BY starts.k, a.published_at, a.position"
+            f"{self.act_rows} ORDER BY starts.k, a.published_at, a.position"
         )
 
 
@@ -96,7 +109,7 @@ def fold_document_whole(key: str, acts: list[DocumentAct], after: None) -> Itera
 CLAIMS = Subject(
     "claim",
     "kw_claims",
-    "kw_claim_acts",
+    "kw_claim_states",
     "kw_claim_states",
     decode_claim_act,
     fold_claim,
@@ -164,9 +177,7 @@ class Projector:
         insert = self.dialect.insert_rows
         insert(cursor, "kw_events", rows.events)
         insert(cursor, "kw_document_urls", rows.urls, " ON CONFLICT DO NOTHING")
-        new_claims = self.refold(
-            cursor, CLAIMS, rows, rows.claim_acts, rows.new_claim_acts, rows.claims_from
-        )
+        new_claims = self.refold(cursor, CLAIMS, rows, [], rows.new_claim_acts, rows.claims_from)
         new_documents = self.refold(
             cursor, DOCUMENTS, rows, rows.document_acts, rows.new_document_acts, rows.documents_from
         )
@@ -193,19 +204,19 @@ class Projector:
         new_acts: dict[str, list[Any]],
         starts: dict[str, Start],
     ) -> int:
-        """Store a save's acts, re-fold what they touched, write the states; count new things."""
-        if not act_rows:
+        """Re-fold what a save's acts touched from the acts stored before it, write the acts
+        (``act_rows``, or with their states) and the states; count the things new to the story."""
+        if not new_acts:
             return 0
         story, recorded_at = rows.story, rows.recorded_at
         q = self.dialect.sql
-        self.dialect.insert_rows(cursor, subject.acts, act_rows)
         keys = list(starts)
         first_public = {
             row["k"]: row["first_published_at"]
             for row in self._select_in(
                 cursor,
                 subject,
-                f"SELECT {subject.column} AS k, first_published_at FROM {subject.things}",
+                f"SELECT a.{subject.column} AS k, a.first_published_at FROM {subject.things} a",
                 story,
                 keys,
                 "",
@@ -213,12 +224,12 @@ class Projector:
             )
         }
         known = set(first_public)
-        acts: dict[str, list[Any]] = {key: [] for key in keys}
+        stored: dict[str, list[Any]] = {key: [] for key in keys}
         resumed: dict[str, Any] = {}
         if subject.resumable and known:
             points = [(key, *starts[key]) for key in sorted(known)]
             resumed = self._resumable_states(cursor, subject, story, points)
-            acts.update(
+            stored.update(
                 self._acts_from(cursor, subject, story, [p for p in points if p[0] in resumed])
             )
         whole = sorted(known.difference(resumed))
@@ -226,20 +237,26 @@ class Projector:
             for row in self._select_in(
                 cursor,
                 subject,
-                f"SELECT {subject.column} AS k, act FROM {subject.acts}",
+                f"SELECT a.{subject.column} AS k, a.act FROM {subject.acts} a",
                 story,
                 whole,
-                f" ORDER BY {subject.column}, published_at, position",
+                f"{subject.act_rows} ORDER BY a.{subject.column}, a.published_at, a.position",
                 whole_rows=True,
             ):
-                acts[row["k"]].append(subject.decode_act(row["act"]))
-        for key in keys:
-            if key not in known:
-                acts[key] = sorted(new_acts[key], key=act_order)
+                stored[row["k"]].append(subject.decode_act(row["act"]))
         written: list[StateRow] = []
-        for key, key_acts in acts.items():
+        for key in keys:
+            key_acts = sorted([*stored[key], *new_acts[key]], key=act_order)
             states = subject.fold(key, key_acts, resumed.get(key))
-            written.extend(state_rows(story, key, key_acts, states, starts[key], recorded_at))
+            if subject.acts_in_states:
+                written.extend(
+                    claim_state_rows(
+                        story, key, key_acts, states, starts[key], recorded_at, rows.positions
+                    )
+                )
+            else:
+                written.extend(state_rows(story, key, key_acts, states, starts[key], recorded_at))
+        self.dialect.insert_rows(cursor, subject.acts, act_rows)
         self.dialect.insert_rows(cursor, subject.states, written)
         new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
         self.dialect.insert_rows(cursor, subject.things, new)
@@ -311,13 +328,14 @@ class Projector:
         *,
         whole_rows: bool = False,
     ) -> Iterator[Any]:
-        """Run ``select … WHERE story = ? AND <column> IN (keys)`` in chunks; yield rows or keys."""
+        """Run ``select … WHERE story = ? AND <column> IN (keys)`` in chunks (``select`` names
+        its table ``a``); yield rows or keys."""
         for i in range(0, len(keys), IN_LIST_CHUNK):
             chunk = keys[i : i + IN_LIST_CHUNK]
             marks = ",".join("?" * len(chunk))
             cursor.execute(
                 self.dialect.sql(
-                    f"{select} WHERE story = ? AND {subject.column} IN ({marks}){suffix}"
+                    f"{select} WHERE a.story = ? AND a.{subject.column} IN ({marks}){suffix}"
                 ),
                 (story, *chunk),
             )

@@ -131,7 +131,7 @@ def test_an_import_and_a_replay_leave_postgres_tables_vacuumed_and_analyzed(
                 if step == "replay":
                     ledger.replay()
                 with datastore.transaction(commit=False) as cursor:
-                    for table in ("kw_claim_acts", "kw_claim_states", "kw_events"):
+                    for table in ("kw_document_acts", "kw_claim_states", "kw_events"):
                         cursor.execute(stats, (table,))
                         row = cursor.fetchone()
                         assert row["relallvisible"] > 0 and row["reltuples"] > 0, (step, table)

@@ -267,8 +267,8 @@ def test_a_doctored_projection_is_caught_by_the_fresh_fold(
 ) -> None:
     assert verify(ledger, workers=workers).ok
     position = raw.position_of(8)
-    raw.run("DELETE FROM kw_claim_acts WHERE position = ?", (position,))
-    failed_at(verify(ledger, workers=workers), 8, "kw_claim_acts")
+    raw.run("DELETE FROM kw_claim_states WHERE position = ?", (position,))
+    failed_at(verify(ledger, workers=workers), 8, "kw_claim_states")
 
 
 def test_the_command_exits_0_then_1_naming_the_index(
@@ -294,8 +294,8 @@ def test_a_verification_apart_runs_in_a_child_and_names_the_index(
 ) -> None:
     monkeypatch.setattr(verify_child, "verify", refuse_here)  # the child imports its own
     assert anyio.run(verify_apart, ledger).lines() == verify(ledger).lines()
-    raw.run("DELETE FROM kw_claim_acts WHERE position = ?", (raw.position_of(8),))
-    failed_at(anyio.run(verify_apart, ledger), 8, "kw_claim_acts")
+    raw.run("DELETE FROM kw_claim_states WHERE position = ?", (raw.position_of(8),))
+    failed_at(anyio.run(verify_apart, ledger), 8, "kw_claim_states")
 
 
 def test_a_child_that_fails_raises_with_its_error(
@@ -339,10 +339,10 @@ def test_a_key_of_another_type_is_a_difference_not_a_crash(tmp_path: Path) -> No
     try:
         append_some(opened, "a")
         position = raw.position_of(3)
-        raw.run("UPDATE kw_claim_acts SET position = 'x' WHERE position = ?", (position,))
+        raw.run("UPDATE kw_claim_states SET position = 'x' WHERE position = ?", (position,))
         report = verify(opened)
         assert not report.ok and report.failure is not None
-        assert "kw_claim_acts" in report.failure and "position='x'" in report.failure
+        assert "kw_claim_states" in report.failure and "position='x'" in report.failure
     finally:
         raw.close()
         opened.close()

@@ -108,7 +108,16 @@ def test_layouts_are_read_from_the_schema_in_key_order() -> None:
         connection.execute(statement)
     layouts = {table: Layout.read(connection, table) for table in PROJECTION_TABLES}
     states = layouts["kw_claim_states"]
-    assert states.columns == ("story", "claim", "recorded_at", "published_at", "position", "state")
+    assert states.columns == (
+        "story",
+        "claim",
+        "recorded_at",
+        "published_at",
+        "position",
+        "state",
+        "event_id",
+        "act",
+    )
     assert [column.name for column in states.key] == [
         "story",
         "claim",
