@@ -1,8 +1,9 @@
 """The rows a save contributes to the projection tables, and the codecs and units they use.
 
-A save is one story's events recorded at one ``recorded_at``. Its event, act and URL rows
-depend on its events alone; its state rows on the folds of what it touched. The live projector
-(``writer``) and replay (``rebuild``) both build rows here, so they cannot write different ones.
+A save is one story's events recorded at one ``recorded_at``. Its event, document act and URL
+rows depend on its events alone; its state rows (a claim's holding the acts the save added) on
+the folds of what it touched. The live projector (``writer``) and replay (``rebuild``) both
+build rows here, so they cannot write different ones.
 """
 
 from __future__ import annotations
