@@ -116,9 +116,8 @@ class Reader:
             " WHERE story = ? AND published_at <= ? AND recorded_at < ?"
         )
         self.claim_rows = q(
-            "SELECT s.published_at, s.position, s.state, e.event_id, e.source, a.act"
+            "SELECT s.published_at, s.position, s.state, a.act"
             " FROM kw_claim_states s"
-            " JOIN kw_events e ON e.position = s.position"
             " JOIN kw_claim_states a ON a.story = s.story AND a.claim = s.claim"
             " AND a.published_at = s.published_at AND a.position = s.position"
             " AND a.act IS NOT NULL"
@@ -231,11 +230,12 @@ class Reader:
             if key == previous:
                 continue
             previous = key
+            act = decode_claim_act(row["act"])
             yield (
                 from_micros(row["published_at"]),
-                row["event_id"],
-                row["source"],
-                decode_claim_act(row["act"]).stance,
+                act.event_id,
+                act.source,
+                act.stance,
                 decode_claim_state(row["state"]),
             )
 
