@@ -302,16 +302,15 @@ class Ledger(Application[str]):
         """
         total = self.recorder.max_notification_id() or 0
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        store = self.store
         with contextlib.ExitStack() as stack:
-            statement = story_statement(self.dialect, store)
+            statement = story_statement(self.dialect, self.store)
             folds = stack.enter_context(story_folds(self.database, statement, total, workers))
             stack.enter_context(self._write_lock)
             cursor = stack.enter_context(datastore.transaction(commit=True))
             bar = stack.enter_context(
                 tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay")
             )
-            Rebuild(self.dialect, store, folds).run(cursor, bar.update)
+            Rebuild(self.dialect, self.store, folds).run(cursor, bar.update)
         self.recorder.stale_format = None  # type: ignore[attr-defined]
         self.after_bulk_write()
         return total
