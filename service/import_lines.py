@@ -41,6 +41,15 @@ class ImportReport:
     already_present: int = 0
     stories: set[str] = field(default_factory=set)
 
+    def __add__(self, other: ImportReport) -> ImportReport:
+        """Two parts' reports as one: the counts summed, the stories joined."""
+        return ImportReport(
+            self.read + other.read,
+            self.stored + other.stored,
+            self.already_present + other.already_present,
+            self.stories | other.stories,
+        )
+
 
 class Line(NamedTuple):
     """One decoded line of an import file: where it was, its story and event, its size."""

@@ -139,11 +139,7 @@ def validate(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
                 child.raise_before(rejected.line)
                 raise
             theirs = child.report()
-    return ImportReport(
-        read=mine.read + theirs.read,
-        already_present=mine.already_present + theirs.already_present,
-        stories=mine.stories | theirs.stories,
-    )
+    return mine + theirs
 
 
 @collector_paused()
