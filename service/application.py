@@ -72,7 +72,7 @@ class Ledger(Application[str]):
         self.database = database
         self.dialect = POSTGRES if is_postgres_url(database) else SQLITE
         self.clock = clock
-        self.store = EventStore.of(self.dialect, self.recorder.events_table_name)  # type: ignore[attr-defined]
+        self.store: EventStore = self.recorder.log.store  # type: ignore[attr-defined]
         self.reader = Reader(self.recorder.datastore, self.dialect, self.store)  # type: ignore[attr-defined]
         self._write_lock = threading.Lock()
         self._commits = CommitQueue(self._write_group)

@@ -74,6 +74,7 @@ class VerifiableLog:
         self, dialect: Dialect, store: EventStore, block_height: int | None = None
     ) -> None:
         self.dialect = dialect
+        self.store = store
         q = dialect.sql
         columns = "leaf_index, position, leaf_hash"
         self.last_leaf = q(f"SELECT {columns} FROM kw_log_leaves ORDER BY leaf_index DESC LIMIT 1")

@@ -64,15 +64,14 @@ def counted(items: Iterable[T], advance: Callable[[int], object], every: int = 1
 class Snapshot:
     """Paged reads through one open read transaction's cursor."""
 
-    def __init__(self, cursor: Any, dialect: Dialect, events_table: str) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect, store: EventStore) -> None:
         self.cursor = cursor
         self.dialect = dialect
-        self.store = EventStore.of(dialect, events_table)
-        position = self.store.position
-        self.select_events = events_statement(dialect, self.store)
-        self.count_events = f"SELECT COUNT(*) AS n FROM {events_table}"
-        self.select_story_ids = f"SELECT DISTINCT originator_id FROM {events_table}"
-        self.select_last = f"SELECT MAX({position}) AS last FROM {events_table}"
+        self.store = store
+        self.select_events = events_statement(dialect, store)
+        self.count_events = f"SELECT COUNT(*) AS n FROM {store.table}"
+        self.select_story_ids = f"SELECT DISTINCT originator_id FROM {store.table}"
+        self.select_last = f"SELECT MAX({store.position}) AS last FROM {store.table}"
         self._last: int | None = None
         self._select_story: str | None = None
 
@@ -167,13 +166,13 @@ def order_by(key: Sequence[KeyColumn], postgres: bool) -> str:
 
 
 @contextmanager
-def snapshot(datastore: Any, dialect: Dialect, events_table: str) -> Iterator[Snapshot]:
+def snapshot(datastore: Any, dialect: Dialect, store: EventStore) -> Iterator[Snapshot]:
     """Open one read transaction over the whole database (``reading``, decision 012); on
     SQLite, on one of the pool's connections, not the thread's reading one (decision 030):
     ``Snapshot.ordered`` opens more cursors on it, each a table read through in step."""
     if dialect.name == "postgres":
         with reading(datastore, dialect, snapshot=True) as cursor:
-            yield Snapshot(cursor, dialect, events_table)
+            yield Snapshot(cursor, dialect, store)
         return
     with datastore.transaction(commit=False) as cursor:
-        yield Snapshot(cursor, dialect, events_table)
+        yield Snapshot(cursor, dialect, store)

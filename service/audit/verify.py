@@ -51,7 +51,7 @@ def verify(ledger: Ledger, progress: bool = False, workers: int | None = None) -
     (``log_worker``, decision 025), else this process recomputes it first."""
     report = VerifyReport()
     recorder: Any = ledger.recorder
-    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+    with snapshot(recorder.datastore, ledger.dialect, ledger.store) as snap:
         total = snap.event_count()
         if workers is None:
             workers = fold_workers_for(ledger.database, total)

@@ -429,7 +429,7 @@ def test_a_cancelled_verification_leaves_no_scratch_files(database: str, tmp_pat
 
 def test_fold_workers_read_the_snapshot_not_what_was_appended_since(ledger: Ledger) -> None:
     recorder: Any = ledger.recorder
-    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+    with snapshot(recorder.datastore, ledger.dialect, ledger.store) as snap:
         bounded = snap.story_statement()
         in_snapshot = folded_here(snap, "a")
         later = event(
@@ -449,7 +449,7 @@ def test_fold_workers_read_the_snapshot_not_what_was_appended_since(ledger: Ledg
 
 def test_the_log_worker_reads_the_snapshot_not_what_was_appended_since(ledger: Ledger) -> None:
     recorder: Any = ledger.recorder
-    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+    with snapshot(recorder.datastore, ledger.dialect, ledger.store) as snap:
         bounded = snap.events_statement()
         here = recompute(snap.stored_events())
         later = event(
@@ -471,7 +471,7 @@ def test_the_log_worker_sends_its_findings(ledger: Ledger, raw: Raw) -> None:
         position = raw.position_of(6)
         raw.set_state(position, edited_text(raw.row(position)[3], recompute_digest=False))
     recorder: Any = ledger.recorder
-    with snapshot(recorder.datastore, ledger.dialect, recorder.events_table_name) as snap:
+    with snapshot(recorder.datastore, ledger.dialect, ledger.store) as snap:
         here = recompute(snap.stored_events())
         with log_worker(ledger.database, snap.events_statement()) as answer:
             apart = answer()
