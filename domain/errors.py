@@ -51,6 +51,13 @@ class TextTooLarge(DomainError):
     title = "Text too large"
 
 
+class PublishedAfterRecording(DomainError):
+    """``published_at`` is later than the time the event is recorded (beyond the clock skew
+    allowed): a record of what was public cannot hold an event that was not public yet."""
+
+    title = "Published after it was recorded"
+
+
 class EventConflict(DomainError):
     """The event id is already used in the story, stored or earlier in the same append or file,
     with a different body (ids are idempotency keys)."""

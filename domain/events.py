@@ -160,6 +160,11 @@ def normalized(event: ReportingEvent) -> ReportingEvent:
     return msgspec.structs.replace(event, published_at=utc)
 
 
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as an RFC 3339 timestamp in UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 _encoder = msgspec.json.Encoder()
 
 

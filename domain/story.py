@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from eventsourcing.domain import (
@@ -20,6 +20,7 @@ from domain.errors import (
     DuplicateInEvent,
     EventConflict,
     MissingField,
+    PublishedAfterRecording,
     StanceNotAllowed,
     TextTooLarge,
     UnknownCitation,
@@ -32,7 +33,12 @@ from domain.events import (
     ReportingEvent,
     canonical_body,
     normalized,
+    rfc3339,
 )
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ``published_at`` may lie past the time an event is recorded: a client's clock ahead
+of the server's, not an event public only later (which the record cannot hold; rejected)."""
 
 
 def digest_of(event: ReportingEvent) -> str:
@@ -134,7 +140,7 @@ class Story(BaseAggregate[str]):
 
         Raises a ``DomainError`` naming the field when the event breaks a rule.
         """
-        admitted = self.admit(event)
+        admitted = self.admit(event, recorded_at)
         if admitted is None:
             return False
         event, digest = admitted
@@ -147,10 +153,13 @@ class Story(BaseAggregate[str]):
         )
         return True
 
-    def admit(self, event: ReportingEvent) -> tuple[ReportingEvent, str] | None:
-        """The event as it would be recorded, and its digest; None when the same id with the
-        same body is already recorded. Raises a ``DomainError`` naming the field when the
-        event breaks a rule. Changes nothing: a dry run ``remember``s what it admits."""
+    def admit(
+        self, event: ReportingEvent, recorded_at: datetime
+    ) -> tuple[ReportingEvent, str] | None:
+        """The event as it would be recorded at ``recorded_at``, and its digest; None when the
+        same id with the same body is already recorded. Raises a ``DomainError`` naming the
+        field when the event breaks a rule. Changes nothing: a dry run ``remember``s what it
+        admits."""
         event = normalized(event)
         digest = digest_of(event)
         known = self.digests.get(event.id)
@@ -161,7 +170,7 @@ class Story(BaseAggregate[str]):
                 f"event id {event.id!r} is already used in this story with a different body",
                 "/id",
             )
-        self.check(event)
+        self.check(event, recorded_at)
         return event, digest
 
     def remember(self, event: Kept, digest: str) -> None:
@@ -178,8 +187,16 @@ class Story(BaseAggregate[str]):
         self.version = record.originator_version
         self.modified_on = record.timestamp
 
-    def check(self, event: ReportingEvent) -> None:
-        """Raise the first rule ``event`` breaks against this story, or return."""
+    def check(self, event: ReportingEvent, recorded_at: datetime) -> None:
+        """Raise the first rule ``event``, recorded at ``recorded_at``, breaks against this
+        story, or return."""
+        if event.published_at > recorded_at + CLOCK_SKEW:
+            raise PublishedAfterRecording(
+                f"published_at {rfc3339(event.published_at)} is later than the time this event"
+                f" is recorded ({rfc3339(recorded_at)}): an event is recorded once it"
+                f" is public (a clock up to {CLOCK_SKEW.seconds // 60} minutes ahead is allowed)",
+                "/published_at",
+            )
         if event.requires_document and event.document is None:
             raise MissingField(
                 f"a {event.type} event must name the document it makes public", "/document"

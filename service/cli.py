@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import DomainError
+from domain.events import rfc3339
 from domain.knowledge import Knowledge
 from service import settings as settings_module
 from service.application import Ledger
@@ -27,7 +28,7 @@ from service.import_lines import ImportRejected
 from service.importer import export_lines, import_file
 from service.projections.format import ProjectionsOutOfDate
 from service.schemas import Changes, ClaimHistory, Timeline
-from service.timeparse import BadTime, parse_moment, require_order, rfc3339
+from service.timeparse import BadTime, parse_moment, require_order
 
 BUNDLED_STORY = "doj-zero-tolerance.jsonl"
 _encode = msgspec.json.Encoder().encode

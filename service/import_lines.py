@@ -126,7 +126,7 @@ def check_lines(
             story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
             stories[story_id] = story
             try:
-                admitted = story.admit(event)
+                admitted = story.admit(event, checked_at)
             except DomainError as e:
                 raise ImportRejected(number, e.pointer, e.detail) from None
             report.read += 1

@@ -100,7 +100,9 @@ def post_events() -> dict[str, Any]:
         "description": "Event ids are idempotency keys: the same id with an identical body answers "
         "200 with the first receipt and stores nothing; with a different body, 409. "
         'Optimistic concurrency: If-Match: "<story_version>" (or ?expected_version=N) answers 412 '
-        "when the story has moved on. recorded_by is the token's name.",
+        "when the story has moved on. recorded_by is the token's name. An event whose "
+        "published_at is more than five minutes after the time it is recorded is refused (422, "
+        "published-after-recording): it was not public yet.",
         "parameters": [
             STORY,
             {

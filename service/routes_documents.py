@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.events import rfc3339
 from service import routes_memento
 from service.application import Ledger
 from service.documents import DocumentAt, DocumentList, Documents, RevisionList
@@ -21,7 +22,6 @@ from service.params import path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.revisions import Revision, revision_diff, revision_patch, summary
 from service.routes_read import consult, json_response, require_story
-from service.timeparse import rfc3339
 
 DOCUMENT = "/v1/stories/{story}/documents/{doc}"
 DIFF_TYPES = ("text/x-diff", "application/json")

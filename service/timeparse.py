@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 
+from domain.events import rfc3339
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -42,8 +44,3 @@ def require_order(start: datetime, end: datetime, start_field: str, end_field: s
             f"{start_field}: {rfc3339(start)} is after {end_field} ({rfc3339(end)}); "
             "the interval is (from, to]"
         )
-
-
-def rfc3339(moment: datetime) -> str:
-    """``moment`` as an RFC 3339 timestamp in UTC with ``Z``."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -290,6 +290,11 @@ def test_a_missing_required_field_is_422_naming_it(
             "unknown-claim",
             "/claims/0/id",
         ),
+        (
+            wire_event("x", "story_published", "nyt", "2120-10-06T00:00:00Z", asserts("c9")),
+            "published-after-recording",
+            "/published_at",
+        ),
     ],
 )
 def test_each_story_rule_is_422_naming_the_field(

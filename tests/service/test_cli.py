@@ -97,6 +97,18 @@ def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen: Knewwhen, tmp_p
     assert "no story 's'" in knewwhen("timeline", "s")[2]
 
 
+def test_an_event_published_after_the_import_is_rejected_and_nothing_stored(
+    knewwhen: Knewwhen, tmp_path: Path
+) -> None:
+    path = tmp_path / "future.jsonl"
+    path.write_text(line(id="a") + "\n" + line(id="b", published_at="2120-10-06T22:00:00Z") + "\n")
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 2: /published_at: published_at 2120-10-06T22:00:00Z is later than" in err
+    assert "nothing was stored" in err
+    assert "no story 's'" in knewwhen("timeline", "s")[2]
+
+
 def test_naive_timestamps_are_rejected_with_the_field(knewwhen: Knewwhen, tmp_path: Path) -> None:
     path = tmp_path / "naive.jsonl"
     path.write_text(line(id="a", published_at="2020-10-06T22:00:00") + "\n")

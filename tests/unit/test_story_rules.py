@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
+import msgspec
 import pytest
 from eventsourcing.domain import OriginatorVersionError
+from hypothesis import given as for_all
+from hypothesis import strategies as st
 
 from domain import errors
 from domain.events import ReportingEvent
-from domain.story import KeptClaim, KeptEvent, KeptRecord, Story, project_story
+from domain.story import CLOCK_SKEW, KeptClaim, KeptEvent, KeptRecord, Story, project_story
 from tests.builders import RECORDED, at, claim, document, event
 
 NYT = event("story_published", "nyt-1", "nyt", "2020-10-06T22:00", claim("c1", "asserts"))
@@ -43,10 +48,6 @@ def test_the_same_id_and_body_again_records_nothing() -> None:
 
 
 def test_the_same_event_with_another_offset_is_the_same_body() -> None:
-    from datetime import timedelta, timezone
-
-    import msgspec
-
     shifted = msgspec.structs.replace(
         NYT, published_at=at("2020-10-06T22:00").astimezone(timezone(timedelta(hours=2)))
     )
@@ -55,14 +56,14 @@ def test_the_same_event_with_another_offset_is_the_same_body() -> None:
 
 def test_admit_changes_nothing_and_remember_takes_what_it_admitted() -> None:
     story = given()
-    admitted = story.admit(NYT)
+    admitted = story.admit(NYT, RECORDED)
     assert admitted is not None
     assert (story.story_version, story.claims) == (0, set())
     story.remember(*admitted)
     assert (story.story_version, story.claims) == (1, {"c1"})
-    assert story.admit(NYT) is None
+    assert story.admit(NYT, RECORDED) is None
     confirms = event("story_published", "nbc-1", "nbc", "2020-10-07T09:00", claim("c1", "confirms"))
-    assert story.admit(confirms) is not None
+    assert story.admit(confirms, RECORDED) is not None
 
 
 def test_the_same_id_with_another_body_is_a_conflict() -> None:
@@ -123,9 +124,39 @@ def test_leaks_and_releases_must_name_their_document(tag: str) -> None:
     assert error.pointer == "/document"
 
 
+def test_an_event_published_after_it_is_recorded_is_refused_naming_the_times() -> None:
+    story = given(NYT)
+    future = msgspec.structs.replace(
+        NYT, id="nyt-2", published_at=RECORDED + CLOCK_SKEW + timedelta(microseconds=1)
+    )
+    error = refused(story, future)
+    assert isinstance(error, errors.PublishedAfterRecording)
+    assert error.pointer == "/published_at"
+    assert "published_at 2026-01-01T00:05:00.000001Z is later than" in error.detail
+    assert "recorded (2026-01-01T00:00:00Z)" in error.detail
+    assert story.story_version == 1
+
+
+@for_all(ahead=st.integers(-(10**9), 10**9))
+def test_an_event_is_admitted_up_to_the_clock_skew_after_its_recording(ahead: int) -> None:
+    published = RECORDED + timedelta(microseconds=ahead)
+    e = msgspec.structs.replace(NYT, published_at=published)
+    story = given()
+    if published <= RECORDED + CLOCK_SKEW:
+        assert story.record(e, recorded_at=RECORDED, recorded_by="test") is True
+    else:
+        assert isinstance(refused(story, e), errors.PublishedAfterRecording)
+        assert story.story_version == 0
+
+
+def test_a_retry_of_a_stored_event_is_answered_whatever_the_time() -> None:
+    story = given(NYT)
+    earlier = at("2020-10-06T21:00")
+    assert story.record(NYT, recorded_at=earlier, recorded_by="test") is False
+
+
 @pytest.mark.parametrize("stance", ["asserts", "corrects"])
 def test_asserting_or_correcting_needs_a_text(stance: str) -> None:
-    import msgspec
 
     from domain.events import ClaimStance
 
