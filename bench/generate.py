@@ -144,6 +144,11 @@ WORDS = (
     "copy",
 )
 EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
+STORY_SPAN = 1000 * 21_600
+"""About how long a story runs, in seconds (~250 days): its events come ~6 hours apart in a
+story of 1,000, closer in a longer one, so that stories of any length begin within ten years
+of ``EPOCH`` and end before 2026 (an event published after it is recorded is refused)."""
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -283,7 +288,7 @@ class Newsroom:
         source = rng.choice(desk.sources[:8] if kind != "response_issued" else desk.sources[8:])
         if kind in ("document_released", "claim_retracted") and rng.random() < 0.5:
             source = rng.choice(desk.sources)
-        desk.clock += timedelta(seconds=rng.expovariate(1 / 21_600))
+        desk.clock += timedelta(seconds=rng.expovariate(self.shape.events_per_story / STORY_SPAN))
         published = desk.clock
         if desk.written > 10 and rng.random() < self.shape.late_fraction:
             published = desk.start + (desk.clock - desk.start) * rng.random()

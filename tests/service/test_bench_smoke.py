@@ -82,6 +82,15 @@ def test_the_generator_is_deterministic_and_shaped_as_asked(tmp_path: Path) -> N
     assert summary["document_revisions"] > 0
 
 
+@pytest.mark.parametrize("events_per_story", [100, 1000, 40_000])
+def test_generated_stories_of_any_length_end_before_2026(
+    tmp_path: Path, events_per_story: int
+) -> None:
+    lines = generate(Shape(40_000, events_per_story=events_per_story), tmp_path).path
+    times = [msgspec.json.decode(line)["published_at"] for line in lines.read_bytes().splitlines()]
+    assert min(times) > "2015-01-01" and max(times) < "2026-01-01"
+
+
 def test_a_second_run_of_the_day_does_not_overwrite_the_first(tmp_path: Path) -> None:
     results = {
         "date": "2026-12-05T20:00:00+00:00",
