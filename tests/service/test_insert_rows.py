@@ -1,13 +1,13 @@
 """Rows inserted in bulk: every table's columns as created, and the rows read back as given,
 bytes and conflicts included, on both backends (PostgreSQL sends them as one array per
-column)."""
+column; SQLite many rows per statement, the rest one by one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from service.application import Ledger
-from service.projections.dialect import COLUMN_KINDS, SQLITE
+from service.projections.dialect import COLUMN_KINDS, SQLITE, SQLITE_ROWS_PER_STATEMENT
 
 
 def columns(ledger: Ledger, table: str) -> int:
@@ -49,3 +49,17 @@ def test_rows_come_back_as_inserted_bytes_and_conflicts_too(ledger: Ledger) -> N
         cursor.execute("SELECT * FROM kw_tree_heads ORDER BY tree_size")
         found = [plain(row) for row in cursor.fetchall()]
         assert [(size, bytes(root), at) for size, root, at in found] == heads
+
+
+def test_rows_beyond_one_statement_come_back_in_full_conflicts_skipped(ledger: Ledger) -> None:
+    step = SQLITE_ROWS_PER_STATEMENT["kw_document_urls"]
+    rows = [
+        (f"sha-{n:05}", "story", f"doc-{n}", f"https://example.org/{n}")
+        for n in range(2 * step + 3)
+    ]
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        ledger.dialect.insert_rows(cursor, "kw_document_urls", rows[: step + 1])
+        ledger.dialect.insert_rows(cursor, "kw_document_urls", rows, " ON CONFLICT DO NOTHING")
+    with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute("SELECT * FROM kw_document_urls ORDER BY url_sha256")
+        assert [plain(row) for row in cursor.fetchall()] == rows
