@@ -11,15 +11,19 @@ Each worker reads, as JSON lines on its standard input, first the database setti
 statement that reads a story (on stdin, not the command line, where any user could read a
 PostgreSQL password), then story ids, and answers each story with one frame on its standard
 output: 4 bytes of length (big-endian), then the story's ``StoryRows`` as MessagePack. A
-worker blocks once its output pipe is full, so at most a few stories' rows wait in memory
-whatever the writer's speed.
+thread of the worker writes the frames, so the worker folds on while the replay has yet to read
+them (a story's frame is larger than a pipe holds); it blocks once ``AHEAD_PER_WORKER`` frames
+wait, so at most a few stories' rows wait in memory whatever the writer's speed.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
+import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -173,21 +177,37 @@ def story_folds(
 @collector_paused()
 def serve() -> None:
     """A worker's loop: the database and statement on the first input line, then a story id
-    per line, each answered with a frame of its rows."""
+    per line, each answered with a frame of its rows. A thread writes the frames, so the loop
+    folds the next stories while the replay has yet to read the last one's (a story's frame
+    is larger than the pipe holds): up to ``AHEAD_PER_WORKER`` frames wait."""
     lines = iter(sys.stdin.buffer)
     database, statement = msgspec.json.decode(next(lines), type=tuple[str, str])
     stories = StoredStories(database, statement)
-    out = sys.stdout.buffer
+    frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_PER_WORKER)
+    writer = threading.Thread(target=write_frames, args=(frames, sys.stdout.buffer))
+    writer.start()
     try:
         for line in lines:
-            frame = encode_rows(stories.folded(msgspec.json.decode(line, type=str)))
+            frames.put(encode_rows(stories.folded(msgspec.json.decode(line, type=str))))
+    finally:
+        frames.put(None)
+        writer.join()
+
+
+def write_frames(frames: queue.Queue[bytes | None], out: IO[bytes]) -> None:
+    """Write each frame (4 bytes of length, big-endian, then the frame) until None."""
+    try:
+        while (frame := frames.get()) is not None:
             out.write(len(frame).to_bytes(4, "big") + frame)
             out.flush()
-    except BrokenPipeError:
-        # The replay stopped reading (it failed or was interrupted): end quietly, with the
-        # output pointed at /dev/null so the interpreter's last flush has nowhere to fail.
+    except BaseException as error:
+        # The replay stopped reading (it failed or was interrupted; quietly then) or the write
+        # failed: end the process, whose loop would wait on a full queue, with the output
+        # pointed at /dev/null so no last flush has anywhere to fail.
+        if not isinstance(error, BrokenPipeError):
+            traceback.print_exc()
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        os._exit(1)
 
 
 if __name__ == "__main__":

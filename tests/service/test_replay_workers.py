@@ -4,13 +4,16 @@ fails the replay, leaving the tables it would have replaced."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from bench.generate import Shape, generate
 from service.application import Ledger
+from service.children import child_environment
 from service.importer import import_file
 from service.projections.fold_workers import (
     PARALLEL_FROM,
@@ -69,6 +72,28 @@ def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
     assert [rows.events for rows in answered[-2:]] == [0, 60]
     with fold_workers(imported.database, statement, 2) as folds:
         assert list(folds([])) == []
+
+
+def test_a_worker_whose_replay_stops_reading_ends_quietly(imported: Ledger) -> None:
+    statement = story_statement(imported.dialect, imported.store)
+    stories = [str(row[0]) for row in dump(imported)["kw_stories"]]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service.projections.fold_workers"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environment(),
+    )
+    assert worker.stdin and worker.stdout
+    lines = [[imported.database, statement], *stories]
+    worker.stdin.write(b"".join(msgspec.json.encode(line) + b"\n" for line in lines))
+    worker.stdin.flush()
+    size = int.from_bytes(worker.stdout.read(4), "big")
+    assert msgspec.msgpack.decode(worker.stdout.read(size))["story"] == stories[0]
+    worker.stdout.close()  # the replay stops reading with the other stories' frames unread
+    worker.stdin.close()
+    assert worker.wait(timeout=30) == 1
+    assert worker.stderr and worker.stderr.read() == b""
 
 
 def test_a_worker_is_told_the_database_on_stdin_not_on_its_command_line() -> None:
