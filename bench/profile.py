@@ -42,7 +42,7 @@ IMPORT_PARTS = (
     Part("deciding again under the write lock", ("Ledger._decide (service/application.py",)),
     Part("the log's rows", ("VerifiableLog.after_append (service/audit/log.py",)),
     Part(
-        "inserting the projection rows (`executemany`)",
+        "inserting the projection rows (`Dialect.insert_rows`)",
         ("Dialect.insert_rows (service/projections/dialect.py",),
     ),
     Part(
@@ -61,7 +61,7 @@ REPLAY_PARTS = (
         ("Rebuild.write_events (service/projections/rebuild.py",),
     ),
     Part(
-        "inserting the other tables' rows (`executemany`)",
+        "inserting the other tables' rows (`Dialect.insert_rows`)",
         ("Dialect.insert_rows (service/projections/dialect.py",),
     ),
     Part(

@@ -252,8 +252,8 @@ class Dialect:
         if not rows:
             return
         if self.name == "sqlite":
-            whole = insert_statement(self, table, suffix, SQLITE_ROWS_PER_STATEMENT[table])
             step = SQLITE_ROWS_PER_STATEMENT[table]
+            whole = insert_statement(self, table, suffix, step)
             end = len(rows) - len(rows) % step
             for start in range(0, end, step):
                 cursor.execute(whole, tuple(chain.from_iterable(rows[start : start + step])))

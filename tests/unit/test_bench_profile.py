@@ -34,7 +34,8 @@ def test_each_sample_counts_for_the_first_part_on_its_stack() -> None:
 
 def test_the_table_shares_the_main_threads_samples_only() -> None:
     printed = table(shares(RAW, IMPORT_PARTS), IMPORT_PARTS)
-    assert "| inserting the projection rows (`executemany`) | 31.2 % |" in printed  # 5 of 16
+    inserting = "| inserting the projection rows (`Dialect.insert_rows`) | 31.2 % |"
+    assert inserting in printed  # 5 of 16
     assert printed.endswith("16 samples of the main thread; 7 of other threads.")
 
 
