@@ -41,6 +41,7 @@ from service.read_connections import ReadConnections
 SQLITE_POOL_SIZE = 10
 CREATE_TABLES_LOCK = 0x6B6E_6577  # "knew": the advisory lock key of table creation
 SQLITE_STATEMENT_CACHE = 256
+SQLITE_SORT_THREADS = 2
 # A new SQLite file's page size. Against SQLite's 4 KiB, imports of 300,000 and 1M events ran
 # 8-14 % faster and a 1M replay 28 %, with knowledge at T and a claim's status as fast
 # (docs/decisions/015).
@@ -139,6 +140,9 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
         # Deleted content here is projection rows, derived from events the file keeps: zeroing
         # it hides nothing, and made replay write every page it dropped (decision 031).
         connection.execute("PRAGMA secure_delete=OFF")
+        # A sort too large for memory (replay's index builds, its staged URL rows) may take a
+        # helper thread: the 1M store's four indexes built in 2.05-2.12 s against 2.47-2.61.
+        connection.execute(f"PRAGMA threads={SQLITE_SORT_THREADS}")
         connection.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 
