@@ -24,7 +24,7 @@ from msgspec import Struct
 
 from service.audit.refold import Layout
 from service.audit.snapshot import order_by
-from service.persistence import SQLITE_PAGE_SIZE, is_postgres_url
+from service.persistence import SQLITE_PAGE_SIZE, SQLITE_SORT_THREADS, is_postgres_url
 from service.projections.dialect import (
     POSTGRES,
     PROJECTION_INDEXES,
@@ -89,10 +89,11 @@ class Stopwatch:
 
 def prepared(target: Any, dialect: Dialect) -> Any:
     """A cursor on ``target`` with the tables replay leaves alone (``kw_meta``, the log's) made,
-    and SQLite's page size and journal as the ledger sets them."""
+    and SQLite's page size, journal and sort threads as the ledger sets them."""
     if dialect is SQLITE:
         target.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         target.execute("PRAGMA journal_mode=WAL")
+        target.execute(f"PRAGMA threads={SQLITE_SORT_THREADS}")
     cursor = target.cursor()
     for statement in dialect.shared_statements():
         cursor.execute(statement)
