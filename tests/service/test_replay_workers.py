@@ -84,16 +84,20 @@ def test_a_worker_whose_replay_stops_reading_ends_quietly(imported: Ledger) -> N
         stderr=subprocess.PIPE,
         env=child_environment(),
     )
-    assert worker.stdin and worker.stdout
-    lines = [[imported.database, statement], *stories]
-    worker.stdin.write(b"".join(msgspec.json.encode(line) + b"\n" for line in lines))
-    worker.stdin.flush()
-    size = int.from_bytes(worker.stdout.read(4), "big")
-    assert msgspec.msgpack.decode(worker.stdout.read(size))["story"] == stories[0]
-    worker.stdout.close()  # the replay stops reading with the other stories' frames unread
-    worker.stdin.close()
-    assert worker.wait(timeout=30) == 1
-    assert worker.stderr and worker.stderr.read() == b""
+    try:
+        assert worker.stdin and worker.stdout
+        lines = [[imported.database, statement], *stories]
+        worker.stdin.write(b"".join(msgspec.json.encode(line) + b"\n" for line in lines))
+        worker.stdin.flush()
+        size = int.from_bytes(worker.stdout.read(4), "big")
+        assert msgspec.msgpack.decode(worker.stdout.read(size))["story"] == stories[0]
+        worker.stdout.close()  # the replay stops reading with the other stories' frames unread
+        worker.stdin.close()
+        assert worker.wait(timeout=30) == 1
+        assert worker.stderr and worker.stderr.read() == b""
+    finally:
+        worker.kill()  # a worker that hangs instead is not left behind
+        worker.wait()
 
 
 def test_a_worker_is_told_the_database_on_stdin_not_on_its_command_line() -> None:
