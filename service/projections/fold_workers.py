@@ -13,13 +13,20 @@ PostgreSQL password), then story ids, and answers each story with one frame on i
 output: 4 bytes of length (big-endian), then the story's ``StoryRows`` as MessagePack. A
 thread of the worker writes the frames, so the worker folds on while the replay has yet to read
 them (a story's frame is larger than a pipe holds); it blocks once ``AHEAD_PER_WORKER`` frames
-wait, so at most a few stories' rows wait in memory whatever the writer's speed.
+wait, so at most a few stories' rows wait in memory whatever the writer's speed. The replaying
+process sees whether a frame has begun to arrive (``select`` on the pipe, read unbuffered, which
+Linux lets hold a whole frame), and does other work of its own (``meanwhile``) until one has.
+Workers run at a lower priority than the replay, the slower side, which writes every row.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -50,6 +57,14 @@ from service.projections.rebuild import StoryFolds, StoryRows, fold_story, store
 PARALLEL_FROM = 50_000
 # Stories sent to each worker before its first answer is awaited.
 AHEAD_PER_WORKER = 4
+# How much a worker lowers its priority: the replaying process, which writes every row, is
+# the slower side, and with as many workers as CPUs it would otherwise get ~2/3 of one.
+WORKER_NICENESS = 10
+# The pipe a worker's frames come through, where Linux lets it grow (a story's frame at 1M
+# events is ~1.1 MB, the default pipe 64 KiB): a frame then moves in a write or two.
+FRAME_PIPE_BYTES = 1 << 20
+
+DONE = object()
 
 encode_rows = msgspec.msgpack.Encoder().encode
 decode_rows = msgspec.msgpack.Decoder(StoryRows).decode
@@ -92,6 +107,10 @@ class Worker:
             env=child_environment(),
         )
         self.sent: deque[str] = deque()
+        # Frames are read from the descriptor itself, so nothing waits in a buffer that
+        # ``select`` does not see.
+        self.frames = io.FileIO(pipe(self.process.stdout, "a fold worker").fileno(), closefd=False)
+        widen(self.frames.fileno(), FRAME_PIPE_BYTES)
         self._line([database, statement])
 
     def send(self, story: str) -> None:
@@ -104,12 +123,16 @@ class Worker:
         stdin.write(msgspec.json.encode(value) + b"\n")
         stdin.flush()
 
+    def answering(self) -> bool:
+        """Whether the next frame has begun to arrive (or the process ended), so ``answer``
+        waits no longer than the rest of it takes."""
+        return bool(select.select([self.frames], [], [], 0)[0])
+
     def answer(self) -> StoryRows:
         """The rows of the oldest story sent."""
         story = self.sent.popleft()
-        stdout = pipe(self.process.stdout, "a fold worker")
-        size = int.from_bytes(self._exactly(stdout, 4), "big")
-        rows = decode_rows(self._exactly(stdout, size))
+        size = int.from_bytes(self._exactly(4), "big")
+        rows = decode_rows(self._exactly(size))
         if rows.story != story:
             raise RuntimeError(f"fold worker answered story {rows.story!r} for {story!r}")
         return rows
@@ -118,24 +141,52 @@ class Worker:
         """End the process (``children.stop``)."""
         stop(self.process)
 
-    def _exactly(self, stream: IO[bytes], size: int) -> bytes:
-        data = stream.read(size)
-        if len(data) != size:
-            code = self.process.wait()
-            raise RuntimeError(f"a fold worker ended (exit status {code}) before answering")
+    def _exactly(self, size: int) -> bytearray:
+        data = bytearray(size)
+        view = memoryview(data)
+        done = 0
+        while done < size:
+            got = self.frames.readinto(view[done:])
+            if not got:
+                code = self.process.wait()
+                raise RuntimeError(f"a fold worker ended (exit status {code}) before answering")
+            done += got
         return data
 
 
-def in_order(workers: Sequence[Worker], stories: Iterable[str]) -> Iterator[StoryRows]:
+def widen(pipe_end: int, size: int) -> None:
+    """Let the pipe hold ``size`` bytes, where the system allows it (Linux, up to
+    ``/proc/sys/fs/pipe-max-size``); else leave it as it is."""
+    grow = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if grow is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe_end, grow, size)
+
+
+def in_order(
+    workers: Sequence[Worker], stories: Iterable[str], meanwhile: Iterable[object] = ()
+) -> Iterator[StoryRows]:
     """``stories``' rows in the order given: story i goes to worker i mod n, answers are taken
-    in the same turn, and each worker is kept ``AHEAD_PER_WORKER`` stories ahead."""
+    in the same turn, and each worker is kept ``AHEAD_PER_WORKER`` stories ahead. The first
+    stories are sent at once, so the workers fold while the caller goes on; while an answer
+    has not begun to arrive, a step of ``meanwhile`` runs, until it ends."""
     pending = iter(stories)
     turns = cycle(workers)
     for worker, story in zip(turns, islice(pending, AHEAD_PER_WORKER * len(workers)), strict=False):
         worker.send(story)
+    return answers(workers, pending, iter(meanwhile))
+
+
+def answers(
+    workers: Sequence[Worker], pending: Iterator[str], meanwhile: Iterator[object]
+) -> Iterator[StoryRows]:
+    """``in_order``'s answers, once the first stories are sent."""
     for worker in cycle(workers):
         if not worker.sent:
             return
+        while not worker.answering() and next(meanwhile, DONE) is not DONE:
+            pass
         rows = worker.answer()
         for story in islice(pending, 1):
             worker.send(story)
@@ -155,7 +206,11 @@ def fold_workers(database: str, statement: str, workers: int) -> Iterator[StoryF
             worker = Worker(database, statement)
             stack.callback(worker.stop)
             started.append(worker)
-        yield lambda stories: in_order(started, stories)
+
+        def folds(stories: Iterable[str], meanwhile: Iterable[object] = ()) -> Iterator[StoryRows]:
+            return in_order(started, stories, meanwhile)
+
+        yield folds
 
 
 @contextmanager
@@ -180,6 +235,7 @@ def serve() -> None:
     per line, each answered with a frame of its rows. A thread writes the frames, so the loop
     folds the next stories while the replay has yet to read the last one's (a story's frame
     is larger than the pipe holds): up to ``AHEAD_PER_WORKER`` frames wait."""
+    os.nice(WORKER_NICENESS)
     lines = iter(sys.stdin.buffer)
     database, statement = msgspec.json.decode(next(lines), type=tuple[str, str])
     stories = StoredStories(database, statement)

@@ -4,11 +4,14 @@ Live appends re-fold what a save touched from the rows already stored; replay ha
 history, so it folds each story in memory, save by save, with the same ``save_rows`` and the
 same folds, and writes the same rows (the property tests compare the tables). It writes in
 key order, so every table grows at its end, and builds the secondary indexes after the rows:
-1. ``kw_events`` (keyed by position) in position order, a page of the store at a time;
-2. the other tables (keyed by story first) story by story, in story order, each story folded
-   here or, for a large store, by worker processes meanwhile (``fold_workers``, decision 016);
-   on SQLite, ``kw_document_urls`` (keyed by a URL's hash first, so a story's rows would land
-   all over it) goes to a temporary table first, then in one ordered insert (decision 033).
+1. the tables other than ``kw_events`` (keyed by story first) story by story, in story order,
+   each story folded here or, for a large store, by worker processes meanwhile
+   (``fold_workers``, decision 016); on SQLite, ``kw_document_urls`` (keyed by a URL's hash
+   first, so a story's rows would land all over it) goes to a temporary table first, then in
+   one ordered insert (decision 033);
+2. ``kw_events`` (keyed by position) in position order, a page of the store at a time: with
+   workers, each page while the next story's rows are not there yet (so neither process waits
+   on the other while there is work), the rest after the stories.
 Memory stays that of the largest story (a few, with workers); the stored events, the log and
 the tokens are read, never written.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
@@ -230,7 +233,14 @@ def fold_story(story: str, stored: list[tuple[int, StoredEvent]]) -> StoryRows:
     return StoryRows(story, fold.events, tables)
 
 
-StoryFolds = Callable[[Iterable[str]], Iterator[StoryRows]]
+class StoryFolds(Protocol):
+    """Folds stories elsewhere: their rows, in the order given. While the next story's rows
+    are not there yet, ``meanwhile`` (the caller's other work) is run a step at a time, until
+    it ends."""
+
+    def __call__(
+        self, stories: Iterable[str], meanwhile: Iterable[object] = ...
+    ) -> Iterator[StoryRows]: ...
 
 
 class Rebuild:
@@ -252,16 +262,17 @@ class Rebuild:
     def run(self, cursor: Any, advance: Advance) -> None:
         """Drop and create the tables, write every row, index them, stamp the format;
         ``advance`` is told of each event written, twice (once per pass). Folds elsewhere
-        start first, so they run while the old tables are dropped and ``kw_events`` written."""
+        start first, so they run while the old tables are dropped; ``kw_events`` is written a
+        page at a time while the next story's rows are not there yet, the rest after."""
         cursor.execute(self.story_ids)
         stories = sorted(row["originator_id"] for row in cursor.fetchall())
-        folded = self.folds(stories) if self.folds else self.fold_here(cursor, stories)
+        pages = self.event_pages(cursor, advance)
+        folded = self.folds(stories, pages) if self.folds else self.fold_here(cursor, stories)
         for table in (*PROJECTION_TABLES, *RETIRED_TABLES):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute("DELETE FROM kw_meta WHERE name = 'projection_format'")
         for statement in self.dialect.projection_tables():
             cursor.execute(statement)
-        self.write_events(cursor, advance)
         staged = self.dialect.name == "sqlite"
         if staged:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGED_URLS}")
@@ -273,6 +284,8 @@ class Rebuild:
                 else:
                     self.dialect.insert_rows(cursor, table, table_rows)
             advance(rows.events)
+        for _ in pages:
+            pass
         if staged:
             cursor.execute(
                 f"INSERT INTO {URLS} SELECT * FROM {STAGED_URLS} ORDER BY url_sha256, story, document"
@@ -281,9 +294,11 @@ class Rebuild:
         for statement in (*PROJECTION_INDEXES, STAMP_FORMAT):
             cursor.execute(statement)
 
-    def write_events(self, cursor: Any, advance: Advance) -> None:
+    def event_pages(self, cursor: Any, advance: Advance) -> Iterator[None]:
         """``kw_events`` in position order, from the stored events read as plain rows a page at
-        a time through ``cursor`` (the library's notifications cost ~2-4 µs an event more)."""
+        a time through ``cursor`` (the library's notifications cost ~2-4 µs an event more):
+        each step writes one page, so the caller can write the table in the gaps of its other
+        work (the tables must exist by the first step)."""
         page: list[EventRow] = []
         for row in paged_rows(cursor_rows(cursor), self.events):
             if row["topic"] == RECORDED_TOPIC:
@@ -292,6 +307,7 @@ class Rebuild:
                 self.dialect.insert_rows(cursor, "kw_events", page)
                 advance(len(page))
                 page = []
+                yield
         self.dialect.insert_rows(cursor, "kw_events", page)
         advance(len(page))
 

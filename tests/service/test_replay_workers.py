@@ -4,8 +4,11 @@ fails the replay, leaving the tables it would have replaced."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -16,7 +19,9 @@ from service.application import Ledger
 from service.children import child_environment
 from service.importer import import_file
 from service.projections.fold_workers import (
+    FRAME_PIPE_BYTES,
     PARALLEL_FROM,
+    WORKER_NICENESS,
     Worker,
     fold_workers,
     fold_workers_for,
@@ -72,6 +77,43 @@ def test_workers_answer_stories_in_the_order_asked(imported: Ledger) -> None:
     assert [rows.events for rows in answered[-2:]] == [0, 60]
     with fold_workers(imported.database, statement, 2) as folds:
         assert list(folds([])) == []
+
+
+def test_the_caller_works_meanwhile_until_an_answer_arrives(imported: Ledger) -> None:
+    statement = story_statement(imported.dialect, imported.store)
+    stories = sorted(str(row[0]) for row in dump(imported)["kw_stories"])
+    happened: list[str] = []
+
+    def steps() -> Iterator[None]:
+        for _ in range(5):
+            happened.append("step")
+            yield
+
+    with fold_workers(imported.database, statement, 2) as folds:
+        answered = folds(stories, steps())
+        assert happened == []  # the stories are sent, but nothing else runs before it is asked
+        for rows in answered:
+            happened.append(rows.story)
+    # No worker answers before its interpreter has started, so the steps ran first.
+    assert happened == ["step"] * 5 + stories
+
+
+def test_a_worker_runs_below_the_replay_s_priority_and_its_pipe_holds_a_frame(
+    imported: Ledger,
+) -> None:
+    statement = story_statement(imported.dialect, imported.store)
+    story = str(dump(imported)["kw_stories"][0][0])
+    worker = Worker(imported.database, statement)
+    try:
+        worker.send(story)
+        assert worker.answer().story == story  # the worker has set its priority by now
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == min(
+            19, mine + WORKER_NICENESS
+        )
+        assert fcntl.fcntl(worker.frames.fileno(), fcntl.F_GETPIPE_SZ) >= FRAME_PIPE_BYTES
+    finally:
+        worker.stop()
 
 
 def test_a_worker_whose_replay_stops_reading_ends_quietly(imported: Ledger) -> None:
