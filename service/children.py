@@ -51,17 +51,19 @@ def reading_connection(database: str) -> Any:
     return connection
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """End a child: its pipes closed (a child blocked on either then ends), killed if it
-    lingers."""
-    for pipe in (process.stdin, process.stdout):
-        if pipe:
-            pipe.close()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """End children: all their pipes closed first (a child blocked on either then ends), so
+    they end together; each killed if it lingers."""
+    for process in processes:
+        for pipe in (process.stdin, process.stdout):
+            if pipe:
+                pipe.close()
+    for process in processes:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def pipe(stream: IO[bytes] | None, whose: str) -> IO[bytes]:

@@ -33,7 +33,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from itertools import cycle, islice
 from pathlib import Path
 from typing import IO
@@ -200,17 +200,17 @@ def fold_workers(database: str, statement: str, workers: int) -> Iterator[StoryF
     The processes are stopped on leaving, whatever happened."""
     if not is_postgres_url(database):
         database = str(Path(database).resolve())
-    with ExitStack() as stack:
-        started = []
+    started: list[Worker] = []
+    try:
         for _ in range(workers):
-            worker = Worker(database, statement)
-            stack.callback(worker.stop)
-            started.append(worker)
+            started.append(Worker(database, statement))
 
         def folds(stories: Iterable[str], meanwhile: Iterable[object] = ()) -> Iterator[StoryRows]:
             return in_order(started, stories, meanwhile)
 
         yield folds
+    finally:
+        stop(*(worker.process for worker in started))  # together, not one after another
 
 
 @contextmanager
