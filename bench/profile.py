@@ -57,8 +57,8 @@ IMPORT_PARTS = (
 )
 REPLAY_PARTS = (
     Part(
-        "`kw_events`: stored events read, decoded, inserted",
-        ("Rebuild.write_events (service/projections/rebuild.py",),
+        "`kw_events`: stored events read, decoded, inserted (in the workers' gaps too)",
+        ("Rebuild.event_pages (service/projections/rebuild.py",),
     ),
     Part(
         "inserting the other tables' rows (`Dialect.insert_rows`)",
@@ -66,7 +66,7 @@ REPLAY_PARTS = (
     ),
     Part(
         "waiting for and reading the fold workers' rows",
-        ("in_order (service/projections/fold_workers.py",),
+        ("answers (service/projections/fold_workers.py",),
     ),
     Part("folding here (no workers)", ("Rebuild.fold_here (service/projections/rebuild.py",)),
     Part(

@@ -42,3 +42,19 @@ def test_the_table_shares_the_main_threads_samples_only() -> None:
 def test_a_replay_sample_outside_every_part_is_other() -> None:
     assert part_of(["<module> (knewwhen:6)", "main (service/cli.py:401)"], REPLAY_PARTS) == OTHER
     assert part_of([], REPLAY_PARTS) == OTHER
+
+
+def test_kw_events_written_while_waiting_for_a_worker_count_for_kw_events() -> None:
+    run = "main (service/cli.py:401);Ledger.replay (service/application.py:311)"
+    rebuild = f"{run};Rebuild.run (service/projections/rebuild.py:286)"
+    waiting = f"{rebuild};answers (service/projections/fold_workers.py:188)"
+    raw = [
+        f"{waiting};Rebuild.event_pages (service/projections/rebuild.py:306);{INSERT} 3\n",
+        f"{waiting};Worker.answer (service/projections/fold_workers.py:134) 2\n",
+        f"{rebuild};{INSERT} 5\n",
+    ]
+    found = shares(raw, REPLAY_PARTS)
+    names = {part.frames[0].split(" (")[0]: part.name for part in REPLAY_PARTS}
+    assert found[names["Rebuild.event_pages"]] == 3
+    assert found[names["answers"]] == 2
+    assert found[names["Dialect.insert_rows"]] == 5
