@@ -26,7 +26,7 @@ from types import TracebackType
 import msgspec
 
 from service.application import Ledger
-from service.children import child_environment, opens_elsewhere, pipe, usable_cpus
+from service.children import child_environment, opens_elsewhere, pipe, usable_cpus, write_all
 from service.collection import collector_paused
 from service.import_lines import ImportRejected, ImportReport, Part, check_lines
 from service.persistence import is_postgres_url
@@ -203,7 +203,7 @@ class _Reporter:
             self.lines = 0
 
     def send(self, message: Message) -> None:
-        self.out.write(_encode(message) + b"\n")
+        write_all(self.out, _encode(message) + b"\n")
         self.out.flush()
 
 

@@ -26,7 +26,7 @@ import msgspec
 
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.snapshot import paged_events
-from service.children import child_environment, pipe, reading_connection, stop
+from service.children import child_environment, pipe, reading_connection, stop, write_all
 from service.collection import collector_paused
 from service.merkle import MerkleTree
 
@@ -59,10 +59,10 @@ def write_log(out: IO[bytes], log: Recomputed) -> None:
             [len(level) for level in levels],
         )
     )
-    out.write(len(head).to_bytes(8, "big"))
-    out.write(head)
+    write_all(out, len(head).to_bytes(8, "big"))
+    write_all(out, head)
     for level in levels:
-        out.write(level)
+        write_all(out, level)
     out.flush()
 
 

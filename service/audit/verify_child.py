@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.application import Ledger
 from service.audit.verify import VerifyReport, verify
-from service.children import child_environment, opens_elsewhere
+from service.children import child_environment, opens_elsewhere, write_all
 
 # How much of a failed child's standard error its exception carries (and the server logs).
 STDERR_TAIL = 4000
@@ -63,7 +63,7 @@ def main() -> None:
         report = verify(ledger)
     finally:
         ledger.close()
-    sys.stdout.buffer.write(msgspec.json.encode(report))
+    write_all(sys.stdout.buffer, msgspec.json.encode(report))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from service.children import (
     reading_connection,
     stop,
     usable_cpus,
+    write_all,
 )
 from service.collection import collector_paused
 from service.persistence import is_postgres_url
@@ -254,7 +255,7 @@ def write_frames(frames: queue.Queue[bytes | None], out: IO[bytes]) -> None:
     """Write each frame (4 bytes of length, big-endian, then the frame) until None."""
     try:
         while (frame := frames.get()) is not None:
-            out.write(len(frame).to_bytes(4, "big") + frame)
+            write_all(out, len(frame).to_bytes(4, "big") + frame)
             out.flush()
     except BaseException as error:
         # The replay stopped reading (it failed or was interrupted; quietly then) or the write
