@@ -66,16 +66,6 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def write_all(out: IO[bytes], data: bytes | bytearray | memoryview) -> None:
-    """Write the whole of ``data`` to ``out``. A buffered write returns the bytes it wrote,
-    which may be fewer when a signal (or a debugger or sampling profiler attaching, as py-spy
-    does) interrupts it blocked on a full pipe: 64 KiB of 8 MiB, by ``test_children``; the
-    rest is then silently not sent."""
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[out.write(view) :]
-
-
 def pipe(stream: IO[bytes] | None, whose: str) -> IO[bytes]:
     """A child's standard input or output, which ``Popen`` made (``whose``: the child, named)."""
     if stream is None:

@@ -28,6 +28,7 @@ from service.import_lines import ImportRejected
 from service.importer import export_lines, import_file
 from service.projections.format import ProjectionsOutOfDate
 from service.schemas import Changes, ClaimHistory, Timeline
+from service.streams import write_all, write_text
 from service.timeparse import BadTime, parse_moment, require_order
 
 BUNDLED_STORY = "doj-zero-tolerance.jsonl"
@@ -81,7 +82,7 @@ def moment(text: str | None, field: str) -> datetime | None:
 
 def emit_json(value: Any) -> None:
     """Print one JSON document."""
-    sys.stdout.buffer.write(_encode(value) + b"\n")
+    write_all(sys.stdout.buffer, _encode(value) + b"\n")
 
 
 def iso(value: datetime | None) -> str:
@@ -211,7 +212,7 @@ def cmd_export(args: argparse.Namespace, ledger: Ledger) -> int:
     ledger.require_story(args.story)
     out = sys.stdout.buffer
     for line in export_lines(ledger, args.story):
-        out.write(line)
+        write_all(out, line)
     return 0
 
 
@@ -264,7 +265,7 @@ def cmd_diff(args: argparse.Namespace, ledger: Ledger) -> int:
     if args.json:
         emit_json(revision_diff(old, new))
     else:
-        sys.stdout.write(revision_patch(old, new))
+        write_text(revision_patch(old, new))
     return 0
 
 

@@ -26,10 +26,11 @@ from types import TracebackType
 import msgspec
 
 from service.application import Ledger
-from service.children import child_environment, opens_elsewhere, pipe, usable_cpus, write_all
+from service.children import child_environment, opens_elsewhere, pipe, usable_cpus
 from service.collection import collector_paused
 from service.import_lines import ImportRejected, ImportReport, Part, check_lines
 from service.persistence import is_postgres_url
+from service.streams import write_all
 
 # Files smaller than this are checked in process: starting a child (a new interpreter
 # importing the service) costs ~0.7 s, the check of ~20,000 of the bench's lines.

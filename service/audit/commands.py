@@ -12,6 +12,7 @@ from service.application import Ledger
 from service.audit.verify import verify
 from service.provenance import provenance_document
 from service.provn import provn
+from service.streams import write_all, write_text
 from service.timeparse import parse_moment
 
 TIMES = "RFC 3339 timestamp with an offset, or a date (the end of that day, UTC)"
@@ -37,9 +38,9 @@ def cmd_provenance(args: argparse.Namespace, ledger: Ledger) -> int:
     )
     document = provenance_document(ledger, args.story, args.claim, at, before)
     if args.format == "provn":
-        sys.stdout.write(provn(document))
+        write_text(provn(document))
     else:
-        sys.stdout.buffer.write(msgspec.json.encode(document) + b"\n")
+        write_all(sys.stdout.buffer, msgspec.json.encode(document) + b"\n")
     return 0
 
 

@@ -26,9 +26,10 @@ import msgspec
 
 from service.audit.recompute import Finding, Recomputed, recompute
 from service.audit.snapshot import paged_events
-from service.children import child_environment, pipe, reading_connection, stop, write_all
+from service.children import child_environment, pipe, reading_connection, stop
 from service.collection import collector_paused
 from service.merkle import MerkleTree
+from service.streams import write_all
 
 
 class LogHead(msgspec.Struct, array_like=True, frozen=True):

@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from service.application import Ledger
 from service.audit.verify import VerifyReport, verify
-from service.children import child_environment, opens_elsewhere, write_all
+from service.children import child_environment, opens_elsewhere
+from service.streams import write_all
 
 # How much of a failed child's standard error its exception carries (and the server logs).
 STDERR_TAIL = 4000

@@ -47,11 +47,11 @@ from service.children import (
     reading_connection,
     stop,
     usable_cpus,
-    write_all,
 )
 from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
+from service.streams import write_all
 
 # Below this many stored events a replay folds in process: starting a worker (a new
 # interpreter importing the service) costs a few tenths of a second, a few thousand events.
