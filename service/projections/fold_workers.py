@@ -64,7 +64,7 @@ WORKER_NICENESS = 10
 # The pipe a worker's frames come through, where Linux lets it grow (a story's frame at 1M
 # events is ~1.1 MB, the default pipe 64 KiB): a frame then moves in a write or two.
 FRAME_PIPE_BYTES = 1 << 20
-
+# What ``next`` gives for the caller's other work once it has run to its end.
 DONE = object()
 
 encode_rows = msgspec.msgpack.Encoder().encode
