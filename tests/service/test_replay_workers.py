@@ -19,12 +19,14 @@ from service.application import Ledger
 from service.children import child_environment
 from service.importer import import_file
 from service.projections.fold_workers import (
+    AHEAD_PER_WORKER,
     FRAME_PIPE_BYTES,
     PARALLEL_FROM,
     WORKER_NICENESS,
     Worker,
     fold_workers,
     fold_workers_for,
+    in_order,
 )
 from service.projections.rebuild import story_statement
 from tests.property.test_projection_matches_fold import dump
@@ -96,6 +98,19 @@ def test_the_caller_works_meanwhile_until_an_answer_arrives(imported: Ledger) ->
             happened.append(rows.story)
     # No worker answers before its interpreter has started, so the steps ran first.
     assert happened == ["step"] * 5 + stories
+
+
+def test_the_first_stories_go_out_when_asked_not_when_first_read(imported: Ledger) -> None:
+    # So the workers fold while replay drops the old tables (decision 016).
+    statement = story_statement(imported.dialect, imported.store)
+    stories = sorted(str(row[0]) for row in dump(imported)["kw_stories"])
+    worker = Worker(imported.database, statement)
+    try:
+        answered = in_order([worker], stories)
+        assert list(worker.sent) == stories[:AHEAD_PER_WORKER]
+        assert [rows.story for rows in answered] == stories
+    finally:
+        worker.stop()
 
 
 def test_a_worker_runs_below_the_replay_s_priority_and_its_pipe_holds_a_frame(
