@@ -22,7 +22,6 @@ Workers run at a lower priority than the replay, the slower side, which writes e
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import queue
@@ -52,6 +51,9 @@ from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
 from service.streams import write_all
+
+if sys.platform == "linux":
+    import fcntl
 
 # Below this many stored events a replay folds in process: starting a worker (a new
 # interpreter importing the service) costs a few tenths of a second, a few thousand events.
@@ -126,7 +128,10 @@ class Worker:
 
     def answering(self) -> bool:
         """Whether the next frame has begun to arrive (or the process ended), so ``answer``
-        waits no longer than the rest of it takes."""
+        waits no longer than the rest of it takes. Where ``select`` cannot watch a pipe
+        (Windows), never: the caller's other work runs to its end first."""
+        if os.name != "posix":
+            return False
         return bool(select.select([self.frames], [], [], 0)[0])
 
     def answer(self) -> StoryRows:
@@ -158,11 +163,9 @@ class Worker:
 def widen(pipe_end: int, size: int) -> None:
     """Let the pipe hold ``size`` bytes, where the system allows it (Linux, up to
     ``/proc/sys/fs/pipe-max-size``); else leave it as it is."""
-    grow = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if grow is None:
-        return
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(pipe_end, grow, size)
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe_end, fcntl.F_SETPIPE_SZ, size)
 
 
 def in_order(
@@ -236,7 +239,8 @@ def serve() -> None:
     per line, each answered with a frame of its rows. A thread writes the frames, so the loop
     folds the next stories while the replay has yet to read the last one's (a story's frame
     is larger than the pipe holds): up to ``AHEAD_PER_WORKER`` frames wait."""
-    os.nice(WORKER_NICENESS)
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     lines = iter(sys.stdin.buffer)
     database, statement = msgspec.json.decode(next(lines), type=tuple[str, str])
     stories = StoredStories(database, statement)
