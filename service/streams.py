@@ -1,10 +1,17 @@
-"""Writing a whole buffer to a stream that may be a pipe: the children's answers to their parent
-and the command line's output."""
+"""Whole buffers through a stream that may be a pipe: the children's answers to their parent,
+written and read, and the command line's output. A pipe moves what it holds, so one call may
+move less than asked."""
 
 from __future__ import annotations
 
 import sys
-from typing import IO
+from typing import IO, Protocol
+
+
+class Readable(Protocol):
+    """A stream that reads into a buffer (a buffered reader, or a raw ``FileIO``)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def write_all(out: IO[bytes], data: bytes | bytearray | memoryview) -> None:
@@ -15,6 +22,23 @@ def write_all(out: IO[bytes], data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data).cast("B")
     while view:
         view = view[out.write(view) :]
+
+
+def fill(stream: Readable, buffer: memoryview) -> None:
+    """Read into the whole of ``buffer``; ``EOFError`` if the stream ends first."""
+    filled = 0
+    while filled < len(buffer):
+        got = stream.readinto(buffer[filled:])
+        if not got:
+            raise EOFError(f"the stream ended after {filled} of {len(buffer)} bytes")
+        filled += got
+
+
+def read_exactly(stream: Readable, size: int) -> bytearray:
+    """The next ``size`` bytes of ``stream`` (``fill``)."""
+    data = bytearray(size)
+    fill(stream, memoryview(data))
+    return data
 
 
 def write_text(text: str) -> None:

@@ -14,13 +14,14 @@ it is kept in.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, cast
 
 import msgspec
 
@@ -29,7 +30,7 @@ from service.audit.snapshot import paged_events
 from service.children import child_environment, pipe, reading_connection, stop
 from service.collection import collector_paused
 from service.merkle import MerkleTree
-from service.streams import write_all
+from service.streams import Readable, read_exactly, write_all
 
 
 class LogHead(msgspec.Struct, array_like=True, frozen=True):
@@ -67,14 +68,10 @@ def write_log(out: IO[bytes], log: Recomputed) -> None:
     out.flush()
 
 
-def read_log(stream: IO[bytes]) -> Recomputed:
+def read_log(stream: Readable) -> Recomputed:
     """The log ``write_log`` sent, each level read straight into the buffer the tree keeps."""
-    head = decode_head(_exactly(stream, int.from_bytes(_exactly(stream, 8), "big")))
-    levels = []
-    for size in head.level_sizes:
-        level = bytearray(size)
-        _fill(stream, memoryview(level))
-        levels.append(level)
+    head = decode_head(read_exactly(stream, int.from_bytes(read_exactly(stream, 8), "big")))
+    levels = [read_exactly(stream, size) for size in head.level_sizes]
     positions = array("q")
     positions.frombytes(head.positions)
     return Recomputed(
@@ -84,22 +81,6 @@ def read_log(stream: IO[bytes]) -> Recomputed:
         head.other_events,
         head.bad_digests,
     )
-
-
-def _fill(stream: IO[bytes], buffer: memoryview) -> None:
-    filled = 0
-    while filled < len(buffer):
-        got = stream.readinto(buffer[filled:])  # type: ignore[attr-defined]
-        if not got:
-            raise EOFError("the log worker's answer ended early")
-        filled += got
-
-
-def _exactly(stream: IO[bytes], size: int) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError("the log worker's answer ended early")
-    return data
 
 
 @contextmanager
@@ -120,7 +101,8 @@ def log_worker(database: str, statement: str) -> Iterator[Callable[[], Recompute
 
         def answer() -> Recomputed:
             try:
-                return read_log(pipe(process.stdout, "the log worker"))
+                # Popen's pipes are buffered readers (its default bufsize).
+                return read_log(cast(io.BufferedReader, pipe(process.stdout, "the log worker")))
             except EOFError:
                 code = process.wait()
                 raise RuntimeError(

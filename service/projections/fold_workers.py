@@ -50,7 +50,7 @@ from service.children import (
 from service.collection import collector_paused
 from service.persistence import is_postgres_url
 from service.projections.rebuild import StoryFolds, StoryRows, fold_story, stored_of
-from service.streams import write_all
+from service.streams import read_exactly, write_all
 
 if sys.platform == "linux":
     import fcntl
@@ -143,21 +143,14 @@ class Worker:
             raise RuntimeError(f"fold worker answered story {rows.story!r} for {story!r}")
         return rows
 
-    def stop(self) -> None:
-        """End the process (``children.stop``)."""
-        stop(self.process)
-
     def _exactly(self, size: int) -> bytearray:
-        data = bytearray(size)
-        view = memoryview(data)
-        done = 0
-        while done < size:
-            got = self.frames.readinto(view[done:])
-            if not got:
-                code = self.process.wait()
-                raise RuntimeError(f"a fold worker ended (exit status {code}) before answering")
-            done += got
-        return data
+        try:
+            return read_exactly(self.frames, size)
+        except EOFError:
+            code = self.process.wait()
+            raise RuntimeError(
+                f"a fold worker ended (exit status {code}) before answering"
+            ) from None
 
 
 def widen(pipe_end: int, size: int) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from bench.generate import Shape, generate
 from service.application import Ledger
-from service.children import child_environment
+from service.children import child_environment, stop
 from service.importer import import_file
 from service.projections.fold_workers import (
     AHEAD_PER_WORKER,
@@ -110,7 +110,7 @@ def test_the_first_stories_go_out_when_asked_not_when_first_read(imported: Ledge
         assert list(worker.sent) == stories[:AHEAD_PER_WORKER]
         assert [rows.story for rows in answered] == stories
     finally:
-        worker.stop()
+        stop(worker.process)
 
 
 def test_a_worker_runs_below_the_replay_s_priority_and_its_pipe_holds_a_frame(
@@ -128,7 +128,7 @@ def test_a_worker_runs_below_the_replay_s_priority_and_its_pipe_holds_a_frame(
         )
         assert fcntl.fcntl(worker.frames.fileno(), fcntl.F_GETPIPE_SZ) >= FRAME_PIPE_BYTES
     finally:
-        worker.stop()
+        stop(worker.process)
 
 
 def test_a_worker_whose_replay_stops_reading_ends_quietly(imported: Ledger) -> None:
@@ -166,7 +166,7 @@ def test_a_worker_is_told_the_database_on_stdin_not_on_its_command_line() -> Non
         with pytest.raises(RuntimeError, match="fold worker ended"):
             worker.answer()
     finally:
-        worker.stop()
+        stop(worker.process)
 
 
 def test_workers_are_used_only_where_they_pay_and_can_open_the_database(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A whole buffer reaches the other end of a pipe though a signal interrupts the write."""
+"""A whole buffer reaches the other end of a pipe though a signal interrupts the write, and the
+reader takes it whole however little each read returns."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import sys
 import termios
 import time
 
+import pytest
+
 from service.children import child_environment
+from service.streams import read_exactly
 
 SENDS_8_MIB = """
 import signal, sys
@@ -44,3 +48,23 @@ def test_write_all_sends_everything_though_a_signal_interrupts_the_write() -> No
     finally:
         child.kill()
         child.wait()
+
+
+class Trickle:
+    """A pipe's reading end as it may behave: at most ``step`` bytes a read, then the end."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step = data, step
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        got = self.data[: min(self.step, len(buffer))]
+        buffer[: len(got)] = got
+        self.data = self.data[len(got) :]
+        return len(got)
+
+
+def test_read_exactly_gathers_short_reads_and_names_an_early_end() -> None:
+    stream = Trickle(bytes(range(200)), step=7)
+    assert read_exactly(stream, 150) == bytes(range(150))
+    with pytest.raises(EOFError, match="after 50 of 60 bytes"):
+        read_exactly(stream, 60)
