@@ -27,12 +27,15 @@ from domain.knowledge import (
     claim_acts,
     document_act,
 )
+from domain.stored import StoredRecord
 from domain.story import Story
 
 RECORDED_TOPIC = get_topic(Story.EventRecorded)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 decode_recorded = msgspec.json.Decoder(Story.EventRecorded).decode
+# What folds read: the same event, its patterns and lengths not checked again (domain.stored).
+decode_stored = msgspec.json.Decoder(StoredRecord).decode
 encode_blob = msgspec.msgpack.Encoder().encode
 decode_claim_act = msgspec.msgpack.Decoder(ClaimAct).decode
 decode_document_act = msgspec.msgpack.Decoder(DocumentAct).decode
@@ -73,9 +76,10 @@ def url_key(url: str) -> str:
 
 def recorded_of(stored: StoredEvent) -> Story.EventRecorded:
     """The reporting event a stored event records: the one it was encoded from, while an
-    append still holds it (``service.persistence.MappedEvent``), else decoded."""
+    append still holds it (``service.persistence.MappedEvent``), else decoded as stored
+    (``decode_stored``: it was checked when recorded)."""
     held = getattr(stored, "domain_event", None)
-    return held if isinstance(held, Story.EventRecorded) else decode_recorded(stored.state)
+    return held if isinstance(held, Story.EventRecorded) else decode_stored(stored.state)
 
 
 def batches(stored: Iterable[tuple[int, StoredEvent]]) -> Iterator[Batch]:
