@@ -99,15 +99,16 @@ class EventHead(msgspec.Struct):
 
 
 class RecordedHead(msgspec.Struct):
-    """The fields of a stored ``Story.EventRecorded`` that ``kw_events`` keeps, with its event
-    left undecoded."""
+    """The fields of a stored ``Story.EventRecorded`` that ``kw_events`` keeps, its event's
+    among them, decoded in one pass (the event first taken raw, then decoded again, cost
+    1.90 µs an event against 1.48: the bench's 100k store, 50,000 events, best of seven)."""
 
     originator_id: str
     originator_version: int
     timestamp: datetime
     recorded_by: str
     digest: str
-    event: msgspec.Raw
+    event: EventHead
 
 
 class RecordedBody(msgspec.Struct):
@@ -124,7 +125,6 @@ class RecordedObject(msgspec.Struct):
 
 
 decode_recorded_head = msgspec.json.Decoder(RecordedHead).decode
-decode_event_head = msgspec.json.Decoder(EventHead).decode
 _decode_recorded_body = msgspec.json.Decoder(RecordedBody).decode
 _decode_recorded_object = msgspec.json.Decoder(RecordedObject).decode
 
@@ -144,7 +144,7 @@ def stored_event_row(position: int, state: bytes) -> tuple[str, EventRow]:
     """The story and ``kw_events`` row of a stored reporting event, read without validating
     it again (it was validated when recorded); equal to ``event_row`` of it decoded."""
     recorded = decode_recorded_head(state)
-    head = decode_event_head(recorded.event)
+    head = recorded.event
     row = (
         position,
         recorded.originator_id,

@@ -1,5 +1,6 @@
 """Stored reporting events decoded for folds (``domain.stored``): the strict classes' twins,
-the same bytes, and no pattern checked again."""
+the same bytes, and no pattern checked again; and the ``kw_events`` row replay reads from a
+stored event's head."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from domain.events import EVENT_CLASSES, Document, ReportingEvent
 from domain.stored import AnyStoredEvent
 from domain.story import Story, digest_of
 from service.persistence import MsgspecMapper
-from service.projections.rows import decode_recorded, decode_stored
+from service.projections.rows import decode_recorded, decode_stored, event_row, stored_event_row
 from tests.builders import RECORDED, claim, event
 from tests.strategies import histories
 
@@ -101,3 +102,17 @@ def test_a_stored_event_is_not_checked_against_the_patterns_again() -> None:
     with pytest.raises(msgspec.ValidationError, match="id"):
         decode_recorded(state)
     assert decode_stored(state).event.id == "not an id"
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=histories())
+def test_a_stored_event_s_kw_events_row_read_from_its_head_is_the_folded_one(
+    events: list[ReportingEvent],
+) -> None:
+    for position, reporting in enumerate(events, start=7):
+        state = stored_state(reporting, position - 5)
+
+        story, row = stored_event_row(position, state)
+
+        assert story == "s"
+        assert row == event_row(position, decode_recorded(state))
