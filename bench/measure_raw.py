@@ -38,7 +38,7 @@ def batches(path: Path, limit: BatchLimit, *, by_story: bool = False) -> Iterato
     together within its windows, decision 020)."""
     with path.open("rb") as stream:
         if by_story:
-            found = (raw for _, raw in lines_by_story(stream, WINDOW_LINES))
+            found = (raw for _, _, raw in lines_by_story(stream, WINDOW_LINES))
         else:
             found = (raw for raw in stream if raw.strip())
         lines = (line.rstrip(b"\n") for line in found)

@@ -1,10 +1,15 @@
 """The lines of an import file: decoding each one, and checking a file's lines against the
-schema and the story rules without storing anything (all of them, or one part's stories)."""
+schema and the story rules without storing anything (all of them, or one part's stories).
+
+A check keeps the CRC-32 of each line it passed (``CheckedLines``), so the import pass decodes
+a line whose bytes are still those without checking its patterns again (decision 038).
+"""
 
 from __future__ import annotations
 
 import copy
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import DomainError
 from domain.events import ReportingEvent
+from domain.stored import AnyStoredEvent
 from domain.story import Story
 from service.application import Ledger
 from service.schemas import line_decoder, pointer_of, without_story
@@ -33,21 +39,55 @@ class ImportRejected(Exception):
 
 
 @dataclass
+class CheckedLines:
+    """The lines a check passed, by number, each with the CRC-32 of its bytes as checked."""
+
+    numbers: array[int] = field(default_factory=lambda: array("I"))
+    sums: array[int] = field(default_factory=lambda: array("I"))
+
+    def add(self, number: int, raw: bytes) -> None:
+        """Keep line ``number``, whose bytes ``raw`` passed."""
+        self.numbers.append(number)
+        self.sums.append(zlib.crc32(raw))
+
+    def __add__(self, other: CheckedLines) -> CheckedLines:
+        """Two parts' lines as one."""
+        return CheckedLines(self.numbers + other.numbers, self.sums + other.sums)
+
+
+class PassedLines:
+    """Whether a line read again is one a check passed: its number checked, its bytes' CRC-32
+    the same (a line changed since, or never checked, is decoded strictly again)."""
+
+    def __init__(self, checked: CheckedLines) -> None:
+        self._sums = array("q", [-1]) * (max(checked.numbers, default=0) + 1)
+        for number, crc in zip(checked.numbers, checked.sums, strict=True):
+            self._sums[number] = crc
+
+    def passed(self, number: int, raw: bytes) -> bool:
+        """Whether line ``number`` passed the check with these bytes."""
+        return number < len(self._sums) and self._sums[number] == zlib.crc32(raw)
+
+
+@dataclass
 class ImportReport:
-    """What an import did: events read, newly stored, and already present."""
+    """What an import did: events read, newly stored, and already present; and which lines
+    its check passed (``checked``, not compared)."""
 
     read: int = 0
     stored: int = 0
     already_present: int = 0
     stories: set[str] = field(default_factory=set)
+    checked: CheckedLines = field(default_factory=CheckedLines, compare=False, repr=False)
 
     def __add__(self, other: ImportReport) -> ImportReport:
-        """Two parts' reports as one: the counts summed, the stories joined."""
+        """Two parts' reports as one: the counts summed, the stories and lines joined."""
         return ImportReport(
             self.read + other.read,
             self.stored + other.stored,
             self.already_present + other.already_present,
             self.stories | other.stories,
+            self.checked + other.checked,
         )
 
 
@@ -92,6 +132,20 @@ def decode_line(number: int, raw: bytes) -> Line:
     return Line(number, line.story, without_story(line), len(raw))
 
 
+# An import line read as the stored reporting event it will be: ``story`` is not one of its
+# fields, and its patterns and lengths are not checked (domain.stored).
+_decode_unchecked = msgspec.json.Decoder(AnyStoredEvent).decode
+
+
+def decode_again(number: int, story: str, raw: bytes, passed: PassedLines) -> Line:
+    """Decode a line of a checked file again to write it: unchecked when ``passed`` says the
+    check passed these very bytes (9.1 µs a bench line strictly, 3.0 unchecked and 0.3 its
+    CRC-32), else strictly, as ``decode_line`` (decision 038)."""
+    if passed.passed(number, raw):
+        return Line(number, story, _decode_unchecked(raw), len(raw))
+    return decode_line(number, raw)
+
+
 class StoryOfLine(msgspec.Struct):
     """Only the ``story`` of an import line (msgspec skips the rest without building it)."""
 
@@ -131,6 +185,7 @@ def check_lines(
                 raise ImportRejected(number, e.pointer, e.detail) from None
             report.read += 1
             report.stories.add(story_id)
+            report.checked.add(number, raw)
             if admitted is None:
                 report.already_present += 1
             else:

@@ -20,12 +20,14 @@ from service.application import Ledger
 from service.collection import collector_paused
 from service.import_lines import (
     WHOLE,
+    CheckedLines,
     ImportRejected,
     ImportReport,
     Line,
     Part,
+    PassedLines,
     check_lines,
-    decode_line,
+    decode_again,
     story_of,
 )
 from service.persistence import is_postgres_url
@@ -84,20 +86,26 @@ def in_batches(
 _encode_story = msgspec.json.Encoder().encode
 
 
-def story_runs(stream: BinaryIO, window: int) -> Iterator[Line]:
+NOTHING_CHECKED = PassedLines(CheckedLines())
+
+
+def story_runs(
+    stream: BinaryIO, window: int, passed: PassedLines = NOTHING_CHECKED
+) -> Iterator[Line]:
     """The file's lines, decoded, with each story's lines brought together within windows of
-    ``window`` lines (``lines_by_story``). The file is validated already; a line that no longer
-    decodes is rejected by ``decode_line`` as in the check."""
-    for number, raw in lines_by_story(stream, window):
-        yield decode_line(number, raw)
+    ``window`` lines (``lines_by_story``). A line ``passed`` says was checked as it is now is
+    decoded without checking it again; any other line strictly, so one that no longer decodes
+    is rejected as in the check (``decode_again``)."""
+    for number, story, raw in lines_by_story(stream, window):
+        yield decode_again(number, story, raw, passed)
 
 
-def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, bytes]]:
-    """The file's non-blank lines with their numbers, each story's lines brought together within
-    windows of ``window`` lines: a story's lines keep their order, the windows keep the file's. A
-    transaction then holds fewer stories with more events each, and a story is re-folded fewer
-    times. A window is read twice: once for each line's story and offset (all it holds), then
-    story by story, seeking to each line."""
+def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, str, bytes]]:
+    """The file's non-blank lines with their numbers and stories, each story's lines brought
+    together within windows of ``window`` lines: a story's lines keep their order, the windows
+    keep the file's. A transaction then holds fewer stories with more events each, and a story
+    is re-folded fewer times. A window is read twice: once for each line's story and offset
+    (all it holds), then story by story, seeking to each line."""
     offset, number = stream.tell(), 0
     while True:
         runs: dict[str, tuple[array[int], array[int]]] = {}
@@ -113,10 +121,10 @@ def lines_by_story(stream: BinaryIO, window: int) -> Iterator[tuple[int, bytes]]
             offset += len(raw)
         if not runs:
             return
-        for numbers, offsets in runs.values():
+        for story, (numbers, offsets) in runs.items():
             for line_number, line_offset in zip(numbers, offsets, strict=True):
                 stream.seek(line_offset)
-                yield line_number, stream.readline()
+                yield line_number, story, stream.readline()
         stream.seek(offset)
 
 
@@ -156,7 +164,7 @@ def import_file(
         return report
     limit = batch_limit(ledger.database)
     with path.open("rb") as stream, _bar(path, progress, "import") as bar:
-        runs = story_runs(stream, WINDOW_LINES)
+        runs = story_runs(stream, WINDOW_LINES, PassedLines(report.checked))
         for batch in in_batches(runs, lambda line: line.size, limit):
             pending: dict[str, list[ReportingEvent]] = {}
             for line in batch:

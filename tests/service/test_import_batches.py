@@ -25,7 +25,7 @@ from bench.naive import naive_knowledge
 from bench.questions import sample_questions
 from service import importer
 from service.application import Ledger
-from service.import_lines import ImportRejected
+from service.import_lines import CheckedLines, ImportRejected, ImportReport, PassedLines
 from service.importer import (
     BatchLimit,
     batch_limit,
@@ -186,6 +186,63 @@ def test_a_line_that_no_longer_decodes_is_rejected_with_its_number() -> None:
     with pytest.raises(ImportRejected) as rejected:
         list(story_runs(io.BytesIO(data), window=10))
     assert rejected.value.line == 3
+
+
+def test_a_line_is_decoded_unchecked_only_while_its_bytes_are_those_checked() -> None:
+    data = lines_of(["a", "b"]).replace(b'"e1"', b'"not an id!"')
+    checked = CheckedLines()
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        checked.add(number, raw)
+
+    # As checked (here: as said to be), the line is read as stored, its id's pattern unchecked.
+    runs = list(story_runs(io.BytesIO(data), window=10, passed=PassedLines(checked)))
+    assert [line.event.id for line in runs] == ["e0", "not an id!"]
+
+    # Any other bytes there are decoded strictly again: rejected, naming the line.
+    changed = data.replace(b'"nyt"', b'"ap"')
+    with pytest.raises(ImportRejected) as rejected:
+        list(story_runs(io.BytesIO(changed), window=10, passed=PassedLines(checked)))
+    assert (rejected.value.line, rejected.value.pointer) == (2, "/id")
+
+
+def test_a_line_changed_after_the_check_is_checked_again_before_it_is_stored(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "changing.jsonl"
+    path.write_bytes(lines_of(["a", "b", "a"]))
+    checked_before = importer.validate
+
+    def validate_then_change(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
+        report = checked_before(ledger, path, progress)
+        path.write_bytes(lines_of(["a", "b", "a"]).replace(b'"e2"', b'"not an id!"'))
+        return report
+
+    monkeypatch.setattr(importer, "validate", validate_then_change)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(ledger, path, recorded_by="test")
+    assert (rejected.value.line, rejected.value.pointer) == (3, "/id")
+    assert ledger.reader.position() == 0
+
+
+def test_lines_read_unchecked_are_the_events_read_strictly(tmp_path: Path) -> None:
+    generated = generate(Shape(2000, events_per_story=200, claims_per_story=20), tmp_path)
+    checked = CheckedLines()
+    with generated.path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            checked.add(number, raw)
+    with generated.path.open("rb") as stream:
+        unchecked = list(story_runs(stream, 700, PassedLines(checked)))
+    with generated.path.open("rb") as stream:
+        strict = list(story_runs(stream, 700))
+    assert all(
+        isinstance(u.event, type(s.event)) and type(u.event) is not type(s.event)
+        for u, s in zip(unchecked, strict, strict=True)
+    )  # the same classes, read as stored (domain.stored)
+    assert [(line.number, line.story, line.size) for line in unchecked] == [
+        (line.number, line.story, line.size) for line in strict
+    ]
+    encode = msgspec.json.encode
+    assert [encode(line.event) for line in unchecked] == [encode(line.event) for line in strict]
 
 
 def test_an_interleaved_file_stores_each_story_together_in_its_order(

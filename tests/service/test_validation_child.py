@@ -5,6 +5,7 @@ found it, with nothing stored."""
 from __future__ import annotations
 
 import sys
+import zlib
 from itertools import count, islice
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def test_a_split_check_reports_what_one_process_does(ledger: Ledger, tmp_path: P
 
     assert (report.read, report.already_present) == (3000, 1000)
     assert report == one_process
+    # The lines each passed, with their bytes' CRC-32s, come back from the child too.
+    split_lines = sorted(zip(report.checked.numbers, report.checked.sums, strict=True))
+    one = one_process.checked
+    assert split_lines == list(zip(one.numbers, one.sums, strict=True))
+    with generated.path.open("rb") as whole:
+        assert split_lines == [(n, zlib.crc32(raw)) for n, raw in enumerate(whole, start=1)]
 
 
 @pytest.mark.usefixtures("split")
