@@ -8,7 +8,7 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -61,6 +61,11 @@ class Subject:
     states: str
     decode_act: Callable[[bytes], Any]
     fold: Callable[[str, list[Any], Any], Iterator[Any]]
+    # The rows of one thing's states from a start on (story, key, acts, states, start,
+    # recorded_at, the positions this save stored): claims' carry their own acts.
+    state_rows: Callable[
+        [str, str, Sequence[Any], Iterable[Any], Start, int, Container[int]], list[StateRow]
+    ]
     decode_state: Callable[[bytes], Any] | None = None
 
     @property
@@ -106,6 +111,19 @@ def fold_document_whole(key: str, acts: list[DocumentAct], after: None) -> Itera
     return fold_document(key, acts)
 
 
+def document_state_rows(
+    story: str,
+    key: str,
+    acts: Sequence[DocumentAct],
+    states: Iterable[DocumentState],
+    start: Start,
+    recorded_at: int,
+    fresh: Container[int],
+) -> list[StateRow]:
+    """A document's state rows: its acts are kept apart, so the save's own do not change them."""
+    return state_rows(story, key, acts, states, start, recorded_at)
+
+
 CLAIMS = Subject(
     "claim",
     "kw_claims",
@@ -113,6 +131,7 @@ CLAIMS = Subject(
     "kw_claim_states",
     decode_claim_act,
     fold_claim,
+    claim_state_rows,
     msgspec.msgpack.Decoder(ClaimState).decode,
 )
 DOCUMENTS = Subject(
@@ -122,6 +141,7 @@ DOCUMENTS = Subject(
     "kw_document_states",
     decode_document_act,
     fold_document_whole,
+    document_state_rows,
 )
 IN_LIST_CHUNK = 500
 POINTS_CHUNK = 300
@@ -248,14 +268,11 @@ class Projector:
         for key in keys:
             key_acts = sorted([*stored[key], *new_acts[key]], key=act_order)
             states = subject.fold(key, key_acts, resumed.get(key))
-            if subject.acts_in_states:
-                written.extend(
-                    claim_state_rows(
-                        story, key, key_acts, states, starts[key], recorded_at, rows.positions
-                    )
+            written.extend(
+                subject.state_rows(
+                    story, key, key_acts, states, starts[key], recorded_at, rows.positions
                 )
-            else:
-                written.extend(state_rows(story, key, key_acts, states, starts[key], recorded_at))
+            )
         self.dialect.insert_rows(cursor, subject.acts, act_rows)
         self.dialect.insert_rows(cursor, subject.states, written)
         new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
