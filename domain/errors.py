@@ -8,6 +8,7 @@ class DomainError(Exception):
 
     title = "The event breaks a rule of the story"
     index: int | None = None  # which event of an appended batch broke the rule
+    story: str | None = None  # and of which story, when an append wrote to several
 
     def __init__(self, detail: str, pointer: str = "") -> None:
         super().__init__(detail)

@@ -245,7 +245,7 @@ class Ledger(Application[str]):
                         story.record(e, recorded_at=recorded_at, recorded_by=recorded_by)
                     )
                 except DomainError as error:
-                    error.index = index
+                    error.index, error.story = index, story_id
                     raise
         except BaseException:
             self._forget(story_id)

@@ -107,7 +107,15 @@ def cmd_import(args: argparse.Namespace, ledger: Ledger) -> int:
     try:
         report = import_file(ledger, path, cli_user(), progress=sys.stderr.isatty())
     except ImportRejected as e:
-        print(f"knewwhen import: {path}: {e} — nothing was stored", file=sys.stderr)
+        if e.stored == 1:
+            kept = "the event written before it stays stored"
+        elif e.stored:
+            kept = f"the {e.stored} events written before it stay stored"
+        else:
+            kept = "nothing was stored"
+        if e.cause:
+            kept += f" ({e.cause})"
+        print(f"knewwhen import: {path}: {e} — {kept}", file=sys.stderr)
         return 1
     stories = listed(sorted(report.stories))
     if report.stored == 0:

@@ -28,7 +28,9 @@ from service.schemas import line_decoder, pointer_of, without_story
 
 
 class ImportRejected(Exception):
-    """A line of the file is invalid; nothing from the file was stored."""
+    """A line of the file is invalid. Found by the check, nothing from the file was stored;
+    found while writing, ``stored`` events were, and ``cause`` says what changed since the
+    check (the file, or the story)."""
 
     def __init__(self, line: int, pointer: str, reason: str) -> None:
         where = f"{pointer}: " if pointer else ""
@@ -36,6 +38,8 @@ class ImportRejected(Exception):
         self.line = line
         self.pointer = pointer
         self.reason = reason
+        self.stored = 0
+        self.cause = ""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar
 import msgspec
 from tqdm import tqdm
 
+from domain.errors import DomainError
 from domain.events import ReportingEvent
 from service.application import Ledger
 from service.collection import collector_paused
@@ -165,14 +166,33 @@ def import_file(
     limit = batch_limit(ledger.database)
     with path.open("rb") as stream, _bar(path, progress, "import") as bar:
         runs = story_runs(stream, WINDOW_LINES, PassedLines(report.checked))
-        for batch in in_batches(runs, lambda line: line.size, limit):
-            pending: dict[str, list[ReportingEvent]] = {}
-            for line in batch:
-                pending.setdefault(line.story, []).append(line.event)
-            report.stored += _append(ledger, pending, recorded_by)
-            bar.update(len(batch))
+        try:
+            for batch in in_batches(runs, lambda line: line.size, limit):
+                pending: dict[str, list[ReportingEvent]] = {}
+                for line in batch:
+                    pending.setdefault(line.story, []).append(line.event)
+                try:
+                    report.stored += _append(ledger, pending, recorded_by)
+                except DomainError as e:  # another writer appended to the story meanwhile
+                    rejected = ImportRejected(_line_of(batch, e), e.pointer, e.detail)
+                    rejected.cause = "its story changed after the file was checked"
+                    raise rejected from e
+                bar.update(len(batch))
+        except ImportRejected as rejected:
+            rejected.stored = report.stored
+            rejected.cause = rejected.cause or "the file changed after it was checked"
+            raise
     ledger.after_bulk_write()
     return report
+
+
+def _line_of(batch: list[Line], error: DomainError) -> int:
+    """The number of the line whose event ``error`` refused, of a batch's lines (its story's
+    ``error.index``-th), or the batch's first line where the error does not say."""
+    lines = [line for line in batch if line.story == error.story]
+    if error.index is None or not 0 <= error.index < len(lines):
+        return batch[0].number
+    return lines[error.index].number
 
 
 def _append(ledger: Ledger, pending: dict[str, list[ReportingEvent]], recorded_by: str) -> int:

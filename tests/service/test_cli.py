@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
+from service import importer
+from service.application import Ledger
 from service.cli import bundled_story_path, main
+from service.import_lines import ImportReport
 from service.projections.dialect import PROJECTION_FORMAT
+from service.schemas import event_decoder
 from tests.service.test_tamper import Raw
 
 STORY = "doj-zero-tolerance"
@@ -107,6 +111,55 @@ def test_an_event_published_after_the_import_is_rejected_and_nothing_stored(
     assert "line 2: /published_at: published_at 2120-10-06T22:00:00Z is later than" in err
     assert "nothing was stored" in err
     assert "no story 's'" in knewwhen("timeline", "s")[2]
+
+
+def test_a_line_changed_after_the_check_stops_the_import_saying_what_was_stored(
+    knewwhen: Knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "changing.jsonl"
+    lines = [line(story=story, id=f"e{n}") for n, story in enumerate(["a", "b", "c", "d"])]
+    path.write_text("\n".join(lines) + "\n")
+    checked_before = importer.validate
+
+    def validate_then_change(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
+        report = checked_before(ledger, path, progress)
+        path.write_text("\n".join([*lines[:3], line(story="d", id="not an id!")]) + "\n")
+        return report
+
+    monkeypatch.setattr(importer, "validate", validate_then_change)
+    monkeypatch.setattr(importer, "BATCH_LINES", 1)
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 4: /id" in err
+    assert (
+        "the 2 events written before it stay stored (the file changed after it was checked)" in err
+    )
+    # One line a transaction: a and b were written; c's waited for the next line, which failed.
+    assert knewwhen("timeline", "b")[0] == 0
+    assert "no story 'c'" in knewwhen("timeline", "c")[2]
+
+
+def test_a_story_changed_after_the_check_stops_the_import_naming_the_line(
+    knewwhen: Knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "three.jsonl"
+    path.write_text("\n".join(line(story=s, id=f"e{n}") for n, s in enumerate("abc")) + "\n")
+    checked_before = importer.validate
+
+    def validate_then_append(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
+        report = checked_before(ledger, path, progress)
+        other = event_decoder.decode(line(id="e1", source="wsj").replace('"story": "s", ', ""))
+        ledger.append_many({"b": [other]}, "another writer")
+        return report
+
+    monkeypatch.setattr(importer, "validate", validate_then_append)
+    monkeypatch.setattr(importer, "BATCH_LINES", 1)
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 2: /id: event id 'e1' is already used in this story" in err
+    assert "the event written before it stays stored (its story changed after" in err
+    assert knewwhen("timeline", "a")[0] == 0
+    assert "no story 'c'" in knewwhen("timeline", "c")[2]
 
 
 def test_naive_timestamps_are_rejected_with_the_field(knewwhen: Knewwhen, tmp_path: Path) -> None:
