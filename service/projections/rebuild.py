@@ -49,9 +49,9 @@ from service.projections.rows import (
     UrlRow,
     batches,
     claim_state_rows,
+    document_state_rows,
     micros,
     save_rows,
-    state_rows,
     stored_event_row,
 )
 
@@ -105,7 +105,11 @@ class StoryFold:
             acts_of = merged(self.document_acts, key, added)
             start = rows.documents_from[key]
             folded = list(fold_document(key, acts_of))
-            documents.extend(state_rows(self.story, key, acts_of, folded, start, rows.recorded_at))
+            documents.extend(
+                document_state_rows(
+                    self.story, key, acts_of, folded, start, rows.recorded_at, rows.positions
+                )
+            )
             self._lower(self.documents_first, key, start)
         self.urls.update(dict.fromkeys(rows.urls))
         public_times = [row[6] for row in rows.events]

@@ -230,15 +230,17 @@ def save_rows(batch: Batch) -> SaveRows:
     return rows
 
 
-def state_rows(
+def document_state_rows(
     story: str,
     key: str,
     acts: Sequence[DocumentAct],
     states: Iterable[DocumentState],
     start: Start,
     recorded_at: int,
+    fresh: Container[int],
 ) -> list[StateRow]:
-    """A document's rows of the states after each act from ``start`` on, as of this recording."""
+    """A document's rows of the states after each act from ``start`` on, as of this recording
+    (its acts are kept apart, so the positions this save stored, ``fresh``, change nothing)."""
     return [
         (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
         for act, state in zip(acts, states, strict=True)

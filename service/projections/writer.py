@@ -35,9 +35,9 @@ from service.projections.rows import (
     claim_state_rows,
     decode_claim_act,
     decode_document_act,
+    document_state_rows,
     micros,
     save_rows,
-    state_rows,
 )
 
 
@@ -109,19 +109,6 @@ class Subject:
 def fold_document_whole(key: str, acts: list[DocumentAct], after: None) -> Iterator[DocumentState]:
     """Documents always re-fold from their first act."""
     return fold_document(key, acts)
-
-
-def document_state_rows(
-    story: str,
-    key: str,
-    acts: Sequence[DocumentAct],
-    states: Iterable[DocumentState],
-    start: Start,
-    recorded_at: int,
-    fresh: Container[int],
-) -> list[StateRow]:
-    """A document's state rows: its acts are kept apart, so the save's own do not change them."""
-    return state_rows(story, key, acts, states, start, recorded_at)
 
 
 CLAIMS = Subject(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from service import importer
 from service.api import create_app
 from service.application import Ledger
+from service.import_lines import ImportReport
 from service.settings import Settings
 from service.tokens import create_token
 
@@ -66,3 +69,25 @@ def client(settings: Settings, ledger: Ledger, tokens: dict[str, str]) -> Iterat
     """A TestClient (lifespan run) over the app on ``ledger``."""
     with TestClient(create_app(settings, ledger)) as test_client:
         yield test_client
+
+
+BetweenCheckAndWrite = Callable[[Callable[[Ledger, Path], object]], None]
+
+
+@pytest.fixture
+def between_check_and_write(monkeypatch: pytest.MonkeyPatch) -> BetweenCheckAndWrite:
+    """Arrange for ``knewwhen import`` to run an action (given the ledger and the file) after
+    its check and before it writes, one line a transaction."""
+
+    def arrange(action: Callable[[Ledger, Path], object]) -> None:
+        check = importer.validate
+
+        def check_then_act(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
+            report = check(ledger, path, progress)
+            action(ledger, path)
+            return report
+
+        monkeypatch.setattr(importer, "validate", check_then_act)
+        monkeypatch.setattr(importer, "BATCH_LINES", 1)
+
+    return arrange

@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
-from service import importer
-from service.application import Ledger
 from service.cli import bundled_story_path, main
-from service.import_lines import ImportReport
 from service.projections.dialect import PROJECTION_FORMAT
 from service.schemas import event_decoder
+from tests.service.conftest import BetweenCheckAndWrite
 from tests.service.test_tamper import Raw
 
 STORY = "doj-zero-tolerance"
@@ -114,21 +112,16 @@ def test_an_event_published_after_the_import_is_rejected_and_nothing_stored(
 
 
 def test_a_line_changed_after_the_check_stops_the_import_saying_what_was_stored(
-    knewwhen: Knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    knewwhen: Knewwhen, tmp_path: Path, between_check_and_write: BetweenCheckAndWrite
 ) -> None:
     path = tmp_path / "changing.jsonl"
-    lines = [line(story=story, id=f"e{n}") for n, story in enumerate(["a", "b", "c", "d"])]
+    lines = [line(story=story, id=f"e{n}") for n, story in enumerate("abcd")]
     path.write_text("\n".join(lines) + "\n")
-    checked_before = importer.validate
+    changed = "\n".join([*lines[:3], line(story="d", id="not an id!")]) + "\n"
+    between_check_and_write(lambda _, path: path.write_text(changed))
 
-    def validate_then_change(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
-        report = checked_before(ledger, path, progress)
-        path.write_text("\n".join([*lines[:3], line(story="d", id="not an id!")]) + "\n")
-        return report
-
-    monkeypatch.setattr(importer, "validate", validate_then_change)
-    monkeypatch.setattr(importer, "BATCH_LINES", 1)
     code, _, err = knewwhen("import", str(path))
+
     assert code == 1
     assert "line 4: /id" in err
     assert (
@@ -140,21 +133,15 @@ def test_a_line_changed_after_the_check_stops_the_import_saying_what_was_stored(
 
 
 def test_a_story_changed_after_the_check_stops_the_import_naming_the_line(
-    knewwhen: Knewwhen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    knewwhen: Knewwhen, tmp_path: Path, between_check_and_write: BetweenCheckAndWrite
 ) -> None:
     path = tmp_path / "three.jsonl"
     path.write_text("\n".join(line(story=s, id=f"e{n}") for n, s in enumerate("abc")) + "\n")
-    checked_before = importer.validate
+    other = event_decoder.decode(line(id="e1", source="wsj").replace('"story": "s", ', ""))
+    between_check_and_write(lambda ledger, _: ledger.append_many({"b": [other]}, "another writer"))
 
-    def validate_then_append(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
-        report = checked_before(ledger, path, progress)
-        other = event_decoder.decode(line(id="e1", source="wsj").replace('"story": "s", ', ""))
-        ledger.append_many({"b": [other]}, "another writer")
-        return report
-
-    monkeypatch.setattr(importer, "validate", validate_then_append)
-    monkeypatch.setattr(importer, "BATCH_LINES", 1)
     code, _, err = knewwhen("import", str(path))
+
     assert code == 1
     assert "line 2: /id: event id 'e1' is already used in this story" in err
     assert "the event written before it stays stored (its story changed after" in err

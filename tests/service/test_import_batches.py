@@ -25,7 +25,7 @@ from bench.naive import naive_knowledge
 from bench.questions import sample_questions
 from service import importer
 from service.application import Ledger
-from service.import_lines import CheckedLines, ImportRejected, ImportReport, PassedLines
+from service.import_lines import CheckedLines, ImportRejected, PassedLines
 from service.importer import (
     BatchLimit,
     batch_limit,
@@ -35,6 +35,7 @@ from service.importer import (
     story_runs,
 )
 from tests.conftest import fresh_postgres_database
+from tests.service.conftest import BetweenCheckAndWrite
 
 
 def knewwhen_import(database: str, path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -206,22 +207,22 @@ def test_a_line_is_decoded_unchecked_only_while_its_bytes_are_those_checked() ->
 
 
 def test_a_line_changed_after_the_check_is_checked_again_before_it_is_stored(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, tmp_path: Path, between_check_and_write: BetweenCheckAndWrite
 ) -> None:
     path = tmp_path / "changing.jsonl"
-    path.write_bytes(lines_of(["a", "b", "a"]))
-    checked_before = importer.validate
+    path.write_bytes(lines_of(["a", "b", "c"]))
+    changed = lines_of(["a", "b", "c"]).replace(b'"e2"', b'"not an id!"')
+    between_check_and_write(lambda _, path: path.write_bytes(changed))
 
-    def validate_then_change(ledger: Ledger, path: Path, progress: bool) -> ImportReport:
-        report = checked_before(ledger, path, progress)
-        path.write_bytes(lines_of(["a", "b", "a"]).replace(b'"e2"', b'"not an id!"'))
-        return report
-
-    monkeypatch.setattr(importer, "validate", validate_then_change)
     with pytest.raises(ImportRejected) as rejected:
         import_file(ledger, path, recorded_by="test")
+
     assert (rejected.value.line, rejected.value.pointer) == (3, "/id")
-    assert ledger.reader.position() == 0
+    assert rejected.value.cause == "the file changed after it was checked"
+    # One line a transaction, each written once the next line is read: a's, not b's.
+    assert rejected.value.stored == 1
+    assert [msgspec.json.decode(line)["id"] for line in export_lines(ledger, "a")] == ["e0"]
+    assert list(export_lines(ledger, "b")) == []
 
 
 def test_lines_read_unchecked_are_the_events_read_strictly(tmp_path: Path) -> None:
