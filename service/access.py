@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
-import anyio.to_thread
 import psycopg
-from anyio import CapacityLimiter
 from starlette.requests import Request
 
 from service.answer_cache import AnswerCache, AskedBefore
@@ -18,6 +16,7 @@ from service.append_writer import AppendWriter
 from service.application import Ledger
 from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
+from service.read_threads import ReadThreads
 from service.settings import Settings
 from service.tips import AsyncTips
 from service.tokens import (
@@ -40,7 +39,7 @@ class Services:
     ledger: Ledger
     tokens: TokenStore
     tips: AsyncTips | None = None  # PostgreSQL: tips read on the event loop
-    reads: CapacityLimiter = field(init=False)
+    reads: ReadThreads = field(init=False)
     appends: AppendWriter = field(init=False)
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)
@@ -53,8 +52,7 @@ class Services:
     async_tokens: AsyncTokenCheck | None = field(init=False)
 
     def __post_init__(self) -> None:
-        # Made inside the lifespan, on the event loop the limiter belongs to.
-        object.__setattr__(self, "reads", CapacityLimiter(self.settings.reads_at_once))
+        object.__setattr__(self, "reads", ReadThreads(self.settings.reads_at_once))
         object.__setattr__(self, "appends", AppendWriter(self.ledger))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
@@ -66,19 +64,22 @@ class Services:
 
     def close(self) -> None:
         """Release what the services opened (not the ledger, which their maker owns): the
-        writer thread stops once it has written what is queued."""
+        writer thread stops once it has written what is queued, the reader threads once they
+        have run the reads queued."""
         self.appends.close()
+        self.reads.close()
         self.freshness.close()
         if self.loop_tokens is not None:
             self.loop_tokens.close()
 
     async def in_thread(self, work: Callable[..., T], *args: object) -> T:
-        """Run blocking database work in a worker thread, at most ``reads_at_once``.
+        """Run blocking database work in one of the ``reads_at_once`` reader threads.
 
-        The bound keeps every reader on a pooled connection (the library's SQLite pool keeps
-        5 and closes any beyond), so a read never pays for a new connection and a cold cache.
+        The bound keeps every reader on a connection of its own (SQLite, decision 030) or a
+        pooled one (the library's pool keeps 5 and closes any beyond), so a read never pays
+        for a new connection and a cold cache.
         """
-        return await anyio.to_thread.run_sync(work, *args, limiter=self.reads)
+        return await self.reads.run(work, *args)
 
 
 def services(request: Request) -> Services:
