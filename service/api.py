@@ -20,6 +20,7 @@ from service import settings as settings_module
 from service.access import Services
 from service.application import Ledger
 from service.cached_reads import RepeatedReads
+from service.collection import tune_for_serving
 from service.known_query import checked, query_parameters
 from service.logs import AccessLog
 from service.persistence import is_postgres_url
@@ -43,8 +44,11 @@ from service.tokens import TokenStore
 STORY = "/v1/stories/{story}"
 
 
-def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
-    """The knewwhen API over ``ledger`` (or a ledger it opens, and closes, on ``settings.database``)."""
+def create_app(
+    settings: Settings, ledger: Ledger | None = None, *, serving: bool = False
+) -> Starlette:
+    """The knewwhen API over ``ledger`` (or a ledger it opens, and closes, on ``settings.database``);
+    ``serving``: the app of a server process, whose collector it tunes once started."""
     document = openapi.encoded()
     parameters = query_parameters(msgspec.json.decode(document))
 
@@ -62,6 +66,8 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> Starlette:
             if is_postgres_url(settings.database):
                 tips = await AsyncTips.open(settings.database)
             found = Services(settings, opened, tokens, tips)
+            if serving:
+                tune_for_serving()
             try:
                 yield {"services": found}
             finally:
@@ -110,4 +116,4 @@ def open_ledger(database: str) -> Ledger:
 
 def app_from_environment() -> Starlette:
     """The app factory uvicorn workers call: settings from the environment."""
-    return create_app(settings_module.load())
+    return create_app(settings_module.load(), serving=True)

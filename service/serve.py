@@ -54,4 +54,4 @@ def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         os.environ.update(environment_of(settings))
         uvicorn.run(FACTORY, factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, serving=True), **common)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 """Import, replay and verify run with the cyclic collector paused, and make no cyclic garbage
-that would pile up meanwhile."""
+that would pile up meanwhile; a server process's app tunes its collector once started."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from bench.generate import Shape, generate
+from service.api import create_app
 from service.application import Ledger
 from service.audit.verify import verify
-from service.collection import collector_paused
+from service.collection import SERVING_THRESHOLDS, collector_paused
 from service.import_lines import ImportRejected
 from service.importer import import_file
+from service.settings import Settings
 
 
 @pytest.fixture
@@ -112,3 +115,28 @@ def test_bulk_work_leaves_no_cyclic_garbage_that_grows_with_the_events(
     for work, (small, large) in found.items():
         assert large < 50 + small, (work, found)
     print(found)  # ten times the events, not more garbage
+
+
+@pytest.fixture
+def thresholds_restored() -> Iterator[None]:
+    """The collector's thresholds and its permanent generation as they were, after the test."""
+    thresholds = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def test_a_server_process_s_app_freezes_what_is_alive_once_started_and_raises_the_thresholds(
+    settings: Settings, ledger: Ledger, thresholds_restored: None
+) -> None:
+    gc.unfreeze()
+    with TestClient(create_app(settings, ledger)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert gc.get_threshold() != SERVING_THRESHOLDS
+        assert gc.get_freeze_count() == 0
+    with TestClient(create_app(settings, ledger, serving=True)) as client:
+        assert gc.get_threshold() == SERVING_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+        assert client.get("/healthz").status_code == 200
