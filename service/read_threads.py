@@ -36,6 +36,7 @@ class ReadThreads:
 
     def __init__(self, count: int, name: str = "knewwhen-reader") -> None:
         self._reads: queue.SimpleQueue[Read | None] = queue.SimpleQueue()
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
             for i in range(max(1, count))
@@ -46,7 +47,9 @@ class ReadThreads:
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """``work(*args)`` in a reader thread; its result, or what it raised. A request
         cancelled while its read waits cancels the read; one already running finishes and
-        its result is dropped."""
+        its result is dropped. Raises ``RuntimeError`` once the threads are closed."""
+        if self._closed:
+            raise RuntimeError("the server is shutting down: no more reads")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._reads.put(Read(work, args, future, loop))
@@ -54,6 +57,7 @@ class ReadThreads:
 
     def close(self) -> None:
         """Run the reads queued so far, then stop the threads."""
+        self._closed = True
         for _ in self._threads:
             self._reads.put(None)
         for thread in self._threads:

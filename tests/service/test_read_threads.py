@@ -1,7 +1,8 @@
 """The reader threads of a server process: a read runs in a thread of their own and settles its
 request's future with what it returned or raised; reads queued while the threads are busy run
 one after another in the order queued, never more at once than there are threads; a read whose
-request stopped awaiting it before it began is not run; closing runs what is queued."""
+request stopped awaiting it before it began is not run; closing runs what is queued and
+refuses reads after it."""
 
 from __future__ import annotations
 
@@ -152,5 +153,7 @@ def test_closing_runs_the_reads_queued_then_stops_the_threads() -> None:
         reads.close()  # as the server's lifespan does, on the loop
         assert not any(t.name.startswith("knewwhen-reader") for t in threading.enumerate())
         assert await asyncio.gather(*futures) == [0, 1, 2]
+        with pytest.raises(RuntimeError, match="shutting down"):
+            await reads.run(read, 3)
 
     asyncio.run(test())
