@@ -13,7 +13,9 @@ import msgspec
 import pytest
 
 from bench import answer_shape, pages
-from bench.ab import compare, report
+from bench.ab import ROOT, compare, report
+from bench.ab_bulk import compare_bulk, timed_cli
+from bench.ab_bulk import report as bulk_report
 from bench.config import quick
 from bench.databases import Databases
 from bench.generate import Shape, generate
@@ -243,3 +245,20 @@ def test_the_answer_shape_table_asks_each_fraction_of_the_span(tmp_path: Path) -
     assert all(shape.knewwhen_us > 0 and shape.naive_us > 0 for shape in (*early, *late))
     assert [shape.applied for shape in late] == [200, 200]  # the whole story at its last time
     assert sum(s.event_ids for s in late) > sum(s.event_ids for s in early)
+
+
+def test_ab_bulk_times_each_revision_s_import_and_replay_round_after_round(tmp_path: Path) -> None:
+    shape = Shape(300, events_per_story=100, claims_per_story=20)
+
+    found = compare_bulk(["HEAD"], shape, rounds=2)
+
+    assert len(found["HEAD"]) == 2
+    assert all(run.wall_s > 0 and run.cpu_s > 0 for run in found["HEAD"])
+    assert bulk_report(found).splitlines()[2].startswith("| HEAD | ")
+    replays = compare_bulk(["HEAD"], shape, rounds=1, replay=True)
+    assert len(replays["HEAD"]) == 1 and replays["HEAD"][0].cpu_s > 0
+
+
+def test_ab_bulk_stops_at_a_command_that_fails_with_its_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"knewwhen import .*missing\.jsonl"):
+        timed_cli(ROOT, str(tmp_path / "db.sqlite3"), "import", str(tmp_path / "missing.jsonl"))
