@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from msgspec import Struct
 
@@ -122,20 +123,38 @@ def ask(port: int, path: str) -> None:
         response.read()
 
 
-def report(found: dict[str, list[Round]]) -> str:
-    """A Markdown table: per revision, the medians and the range of each figure."""
-    lines = [
-        "| revision | req/s median | req/s min-max | server CPU µs/request median | min-max |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for revision, rounds in found.items():
-        rates = [r.requests_per_s for r in rounds]
-        cpu = [r.cpu_us_per_request for r in rounds]
-        lines.append(
-            f"| {revision} | {percentile(rates, 0.5):,.0f} | {min(rates):,.0f} to {max(rates):,.0f}"
-            f" | {percentile(cpu, 0.5):.0f} | {min(cpu):.0f} to {max(cpu):.0f} |"
-        )
+class Figure(NamedTuple):
+    """A column pair of ``revisions_table``: a figure's name, how to read it off a run, and
+    its format."""
+
+    name: str
+    of: Callable[[Any], float]
+    spec: str
+
+
+def revisions_table(found: Mapping[str, Sequence[Any]], figures: Sequence[Figure]) -> str:
+    """A Markdown table: per revision, each figure's median and range over its runs."""
+    header = "".join(f" {f.name} median | {f.name} min-max |" for f in figures)
+    lines = [f"| revision |{header}", "| --- |" + " ---: | ---: |" * len(figures)]
+    for revision, runs in found.items():
+        cells = ""
+        for figure in figures:
+            values = [figure.of(run) for run in runs]
+            low, middle, high = min(values), percentile(values, 0.5), max(values)
+            cells += f" {middle:{figure.spec}} | {low:{figure.spec}} to {high:{figure.spec}} |"
+        lines.append(f"| {revision} |{cells}")
     return "\n".join(lines)
+
+
+def report(found: dict[str, list[Round]]) -> str:
+    """Per revision, the medians and the range of requests/s and server CPU per request."""
+    return revisions_table(
+        found,
+        [
+            Figure("req/s", lambda r: r.requests_per_s, ",.0f"),
+            Figure("server CPU µs/request", lambda r: r.cpu_us_per_request, ".0f"),
+        ],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,10 +35,9 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from bench.ab import worktree
+from bench.ab import Figure, revisions_table, worktree
 from bench.databases import Databases
 from bench.generate import Shape, generate
-from bench.stats import percentile
 
 # How much of a failed command's standard error the exception carries.
 STDERR_TAIL = 3000
@@ -115,19 +114,11 @@ def compare_bulk(
 
 
 def report(found: dict[str, list[Timed]]) -> str:
-    """A Markdown table: per revision, the medians and the range of each figure."""
-    lines = [
-        "| revision | wall s median | wall s min-max | CPU s median | CPU s min-max |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for revision, runs in found.items():
-        wall = [r.wall_s for r in runs]
-        cpu = [r.cpu_s for r in runs]
-        lines.append(
-            f"| {revision} | {percentile(wall, 0.5):.2f} | {min(wall):.2f} to {max(wall):.2f}"
-            f" | {percentile(cpu, 0.5):.2f} | {min(cpu):.2f} to {max(cpu):.2f} |"
-        )
-    return "\n".join(lines)
+    """Per revision, the medians and the range of the wall time and the CPU time."""
+    return revisions_table(
+        found,
+        [Figure("wall s", lambda r: r.wall_s, ".2f"), Figure("CPU s", lambda r: r.cpu_s, ".2f")],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
