@@ -144,19 +144,19 @@ async def consult_cached(
     seen: list[Known] = []
 
     def read(ledger: Ledger) -> Attempt[CachedAnswer]:
-        position, tip = ledger.reader.position_and_tip(asked.story)
-        seen.append((position, tip))
-        if wanted is not None and position < wanted:
-            return position, None
-        cached = found.answers.get(asked.cache_key(tip)[0])
-        if cached is not None:
-            return position, (cached,)
+        # One snapshot from the tip on: an answer not cached is computed from the state the
+        # tip was read in, without reading the tip again.
         with ledger.reader.snapshot():
             position, tip = ledger.reader.position_and_tip(asked.story)
+            seen.append((position, tip))
+            if wanted is not None and position < wanted:
+                return position, None
             full_key, immutable = asked.cache_key(tip)
-            body = _encode(question(ledger))
-        cached = CachedAnswer(body, entity_tag(body), position, immutable)
-        found.answers.put(full_key, cached)
+            cached = found.answers.get(full_key)
+            if cached is None:
+                body = _encode(question(ledger))
+                cached = CachedAnswer(body, entity_tag(body), position, immutable)
+                found.answers.put(full_key, cached)
         return position, (cached,)
 
     position, cached = await until_reached(found, wanted, read)
