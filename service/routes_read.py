@@ -1,4 +1,4 @@
-"""Read endpoints: decode the question, ask the projections (in a worker thread), encode the answer.
+"""Read endpoints: decode the question, ask the projections (in a reader thread), encode the answer.
 
 Every answer carries ``Knewwhen-Position``, the last position the projections had applied
 when the question was asked (for an immutable answer from the cache: when it was first
@@ -78,7 +78,7 @@ Attempt = tuple[int, tuple[T] | None]
 async def until_reached(
     found: Services, wanted: int | None, read: Callable[[Ledger], Attempt[T]]
 ) -> tuple[int, T]:
-    """Run ``read`` in a worker thread; while it finds the projections short of ``wanted``,
+    """Run ``read`` in a reader thread; while it finds the projections short of ``wanted``,
     retry (bounded by ``min_position_wait_seconds``, then 503)."""
     deadline = time.monotonic() + found.settings.min_position_wait_seconds
     pause = 0.01
@@ -129,7 +129,7 @@ async def consult_cached(
 
     An immutable answer is found without touching the database and served as immutable; any
     other is found under the story's last position (one statement reads it: on PostgreSQL on
-    the event loop, ``found.tips``; on SQLite in a worker thread, or ``found.freshness`` while
+    the event loop, ``found.tips``; on SQLite in a reader thread, or ``found.freshness`` while
     no commit has happened since it last read it) and served with ``no-cache``. Both carry an
     ``ETag``; a matching ``If-None-Match`` gets 304. The raw request is remembered as asking
     ``asked``, so ``RepeatedReads`` can answer it next time.
