@@ -33,6 +33,7 @@ from service.projections.dialect import (
     STAMP_FORMAT,
     Dialect,
 )
+from service.sqlite_binding import bind_bytes_and_none_directly
 
 PAGE = 10_000
 
@@ -89,8 +90,9 @@ class Stopwatch:
 
 def prepared(target: Any, dialect: Dialect) -> Any:
     """A cursor on ``target`` with the tables replay leaves alone (``kw_meta``, the log's) made,
-    and SQLite's page size, journal and sort threads as the ledger sets them."""
+    and SQLite's page size, journal, sort threads and binding as the ledger sets them."""
     if dialect is SQLITE:
+        bind_bytes_and_none_directly()
         target.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         target.execute("PRAGMA journal_mode=WAL")
         target.execute(f"PRAGMA threads={SQLITE_SORT_THREADS}")

@@ -37,6 +37,7 @@ from service.projections.dialect import POSTGRES, SQLITE, EventStore
 from service.projections.format import stale_format
 from service.projections.writer import Projector
 from service.read_connections import ReadConnections
+from service.sqlite_binding import bind_bytes_and_none_directly
 
 SQLITE_POOL_SIZE = 10
 CREATE_TABLES_LOCK = 0x6B6E_6577  # "knew": the advisory lock key of table creation
@@ -91,6 +92,7 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        bind_bytes_and_none_directly()
         super().__init__(**kwargs)
         self.readers: ReadConnections | None = (
             None if self.is_sqlite_memory_mode else ReadConnections(self._connect_reader)
