@@ -19,10 +19,11 @@ from typing import Any
 
 from msgspec import Struct
 
-from service.audit.leaves import leaf_of_row
+from service.audit.leaves import leaf_of_recorded, leaf_of_row
 from service.merkle import CompactMerkleTree, leaf_hash
 from service.projections.dialect import Dialect, EventStore
 from service.projections.reader import Datastore
+from service.projections.rows import Batch, micros
 
 PAGE = 1000
 BLOCK_HEIGHT = 8
@@ -89,6 +90,7 @@ class VerifiableLog:
             f" FROM kw_events e{store.join()}"
         )
         self.unlogged = q(f"{events} WHERE e.position > ? ORDER BY e.position LIMIT ?")
+        self.count_unlogged = q("SELECT COUNT(*) AS n FROM kw_events WHERE position > ?")
         self.event_at = q(f"{events} WHERE e.position = ?")
         self.insert_head = q("INSERT INTO kw_tree_heads VALUES (?,?,?)")
         self.block_roots = q(
@@ -101,25 +103,56 @@ class VerifiableLog:
         """How many of the cached tree's blocks ``kw_log_blocks`` is known to hold."""
         self._lock = threading.Lock()
 
-    def after_append(self, cursor: Any) -> None:
-        """Log the events projected in this transaction and record the new tree head."""
+    def after_append(self, cursor: Any, projected: Batch) -> None:
+        """Log the events projected in this transaction and record the new tree head.
+
+        When they are all ``kw_events`` holds past the log's last leaf (a count says so), their
+        leaves come from the events as this transaction stored them; otherwise from the rows
+        read back (decision 042)."""
         with self._lock:
             _, position = self._sync(cursor, exact=True)
-            recorded_at = None
-            while True:
-                cursor.execute(self.unlogged, (position, PAGE))
-                rows = cursor.fetchall()
-                leaves = []
-                for row in rows:
-                    digest = leaf_hash(leaf_of_row(row))
-                    leaves.append((self._tree.append(digest), row["position"], digest))
-                    position, recorded_at = row["position"], row["recorded_at"]
-                self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
-                if len(rows) < PAGE:
-                    break
+            recorded_at: int | None
+            if self._only_unlogged(cursor, position, projected):
+                recorded_at = self._log_projected(cursor, projected)
+            else:
+                recorded_at = self._log_stored(cursor, position)
             if recorded_at is not None:
                 cursor.execute(self.insert_head, (len(self._tree), self._tree.root(), recorded_at))
             self._store_blocks(cursor)
+
+    def _only_unlogged(self, cursor: Any, position: int, projected: Batch) -> bool:
+        """Whether ``projected``, in position order, is every ``kw_events`` row after
+        ``position``."""
+        positions = [each for each, _ in projected]
+        if not positions or positions[0] <= position or positions != sorted(positions):
+            return False
+        cursor.execute(self.count_unlogged, (position,))
+        return int(cursor.fetchone()["n"]) == len(positions)
+
+    def _log_projected(self, cursor: Any, projected: Batch) -> int:
+        """Append the leaves of ``projected``; the last one's ``recorded_at`` (micros)."""
+        leaves = []
+        for position, recorded in projected:
+            digest = leaf_hash(leaf_of_recorded(recorded))
+            leaves.append((self._tree.append(digest), position, digest))
+        self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
+        return micros(projected[-1][1].timestamp)
+
+    def _log_stored(self, cursor: Any, position: int) -> int | None:
+        """Append the leaves of the ``kw_events`` rows after ``position``, read back page by
+        page; the last one's ``recorded_at`` (micros), None when there is none."""
+        recorded_at = None
+        while True:
+            cursor.execute(self.unlogged, (position, PAGE))
+            rows = cursor.fetchall()
+            leaves = []
+            for row in rows:
+                digest = leaf_hash(leaf_of_row(row))
+                leaves.append((self._tree.append(digest), row["position"], digest))
+                position, recorded_at = row["position"], row["recorded_at"]
+            self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
+            if len(rows) < PAGE:
+                return recorded_at
 
     def _store_blocks(self, cursor: Any) -> None:
         """Store the roots of the complete blocks ``kw_log_blocks`` lacks: those this append

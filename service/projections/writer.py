@@ -138,7 +138,8 @@ ResumePoint = tuple[str, datetime, int]
 class AppendHook(Protocol):
     """Rows written in the same transaction after a projection pass (the verifiable log)."""
 
-    def after_append(self, cursor: Any) -> None: ...
+    def after_append(self, cursor: Any, projected: Batch) -> None:
+        """Write the hook's rows for the reporting events just projected, in position order."""
 
 
 class Projector:
@@ -167,10 +168,12 @@ class Projector:
 
     def project(self, cursor: Any, stored: Iterable[tuple[int, StoredEvent]]) -> None:
         """Project stored events, given with their positions in commit order."""
+        projected: Batch = []
         for batch in batches(stored):
             self.project_batch(cursor, batch)
+            projected.extend(batch)
         for hook in self.hooks:
-            hook.after_append(cursor)
+            hook.after_append(cursor, projected)
 
     def project_batch(self, cursor: Any, batch: Batch) -> None:
         """Write one save's rows: events, acts, and the re-folded states they changed."""

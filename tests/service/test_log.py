@@ -141,6 +141,40 @@ def test_a_leaf_is_the_canonical_json_of_the_event_and_its_recording(database: s
     assert entry.leaf_hash == hashlib.sha256(b"\x00" + entry.leaf.encode()).hexdigest()
 
 
+def test_an_append_logs_its_events_as_it_stored_them_without_reading_them_back(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, _ = log_of(ledger)
+
+    def read_back(cursor: Any, position: int) -> None:
+        raise AssertionError(f"read back the rows after {position}")
+
+    monkeypatch.setattr(log, "_log_stored", read_back)
+    append_some(ledger, "a")
+    append_some(ledger, "b")
+    assert len(stored_leaves(ledger)) == 10
+    report = verify(ledger)  # each leaf recomputed from its event as stored
+    assert report.ok, report.lines()
+
+
+def test_events_the_log_lacks_are_read_back_and_logged_before_the_next_append(
+    ledger: Ledger,
+) -> None:
+    recorder: Any = ledger.recorder
+    hooks = recorder.projector.hooks
+    recorder.projector.hooks = ()  # as a writer that stored events and left them unlogged
+    append_some(ledger, "a", n=2)
+    recorder.projector.hooks = hooks
+    assert stored_leaves(ledger) == []
+    append_some(ledger, "b", n=1)
+    leaves = rows(ledger, "SELECT * FROM kw_log_leaves ORDER BY leaf_index")
+    events = rows(ledger, "SELECT position FROM kw_events ORDER BY position")
+    assert [r["leaf_index"] for r in leaves] == list(range(7))  # 4 unlogged, then 3
+    assert [r["position"] for r in leaves] == [e["position"] for e in events]
+    report = verify(ledger)
+    assert report.ok, report.lines()
+
+
 def test_the_cache_catches_up_with_another_process_and_heals_a_rolled_back_tail(
     database: str,
 ) -> None:
