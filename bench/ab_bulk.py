@@ -7,10 +7,9 @@ round after round.
 
 The file is ``bench.generate``'s for ``--events`` (seed 1), made once in a scratch folder.
 Each revision is checked out in a temporary git worktree, as ``bench.ab`` does, compiled, and
-run by this checkout's venv. A round runs each revision once, in the order given, the next round in the
-reverse order: an import into a new
-database (a SQLite file in the scratch folder, or a database made on the PostgreSQL server of
-``--database``), removed after it; with ``--replay``, a replay of the store each revision
+run by this checkout's venv. A round runs each revision once, in the order given, the next
+round in the reverse order: an import into a new database (a SQLite file in the scratch
+folder, or a database made on the PostgreSQL server of ``--database``), removed after it; with ``--replay``, a replay of the store each revision
 imported once before the rounds. Printed per revision: the command's wall time and its CPU
 time (the process and the children it waited for, from ``getrusage``), median and range. Runs
 alternated this way are the measure of a change smaller than the machine's drift between two

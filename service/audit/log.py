@@ -13,7 +13,7 @@ up the tree from the roots, not by hashing every leaf again (decision 029).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -131,11 +131,7 @@ class VerifiableLog:
 
     def _log_projected(self, cursor: Any, projected: Batch) -> int:
         """Append the leaves of ``projected``; the last one's ``recorded_at`` (micros)."""
-        leaves = []
-        for position, recorded in projected:
-            digest = leaf_hash(leaf_of_recorded(recorded))
-            leaves.append((self._tree.append(digest), position, digest))
-        self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
+        self._append_leaves(cursor, ((p, leaf_of_recorded(r)) for p, r in projected))
         return micros(projected[-1][1].timestamp)
 
     def _log_stored(self, cursor: Any, position: int) -> int | None:
@@ -145,14 +141,19 @@ class VerifiableLog:
         while True:
             cursor.execute(self.unlogged, (position, PAGE))
             rows = cursor.fetchall()
-            leaves = []
-            for row in rows:
-                digest = leaf_hash(leaf_of_row(row))
-                leaves.append((self._tree.append(digest), row["position"], digest))
-                position, recorded_at = row["position"], row["recorded_at"]
-            self.dialect.insert_rows(cursor, "kw_log_leaves", leaves)
+            self._append_leaves(cursor, ((row["position"], leaf_of_row(row)) for row in rows))
+            if rows:
+                position, recorded_at = rows[-1]["position"], rows[-1]["recorded_at"]
             if len(rows) < PAGE:
                 return recorded_at
+
+    def _append_leaves(self, cursor: Any, leaves: Iterable[tuple[int, bytes]]) -> None:
+        """Append each (position, leaf) to the cached tree and insert its ``kw_log_leaves`` row."""
+        rows = []
+        for position, leaf in leaves:
+            digest = leaf_hash(leaf)
+            rows.append((self._tree.append(digest), position, digest))
+        self.dialect.insert_rows(cursor, "kw_log_leaves", rows)
 
     def _store_blocks(self, cursor: Any) -> None:
         """Store the roots of the complete blocks ``kw_log_blocks`` lacks: those this append
