@@ -40,7 +40,7 @@ def leaf_of_recorded(recorded: Story.EventRecorded) -> bytes:
     """The leaf of a stored ``Story.EventRecorded`` (what ``knewwhen verify`` recomputes):
     ``leaf_bytes`` of it, encoded from a struct of the event's class with the recording's
     fields beside its own (``leaf_class``), without building the event as builtins first
-    (4.6 µs a bench event that way, 3.0 this one)."""
+    (decision 044)."""
     event = recorded.event
     return _encode(
         leaf_class(type(event))(
