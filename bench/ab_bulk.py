@@ -9,11 +9,12 @@ The file is ``bench.generate``'s for ``--events`` (seed 1), made once in a scrat
 Each revision is checked out in a temporary git worktree, as ``bench.ab`` does, compiled, and
 run by this checkout's venv. A round runs each revision once, in the order given, the next
 round in the reverse order: an import into a new database (a SQLite file in the scratch
-folder, or a database made on the PostgreSQL server of ``--database``), removed after it; with ``--replay``, a replay of the store each revision
-imported once before the rounds. Printed per revision: the command's wall time and its CPU
-time (the process and the children it waited for, from ``getrusage``), median and range. Runs
-alternated this way are the measure of a change smaller than the machine's drift between two
-``scripts/bench`` runs (README's performance section). Two revisions with the same import and
+folder, or a database made on the PostgreSQL server of ``--database``), removed after it;
+with ``--replay``, a replay of the store each revision imported once before the rounds.
+Printed per revision: the command's wall time and its CPU time (the process and the children
+it waited for, from ``getrusage``), median and range. Runs alternated this way are the
+measure of a change smaller than the machine's drift between two ``scripts/bench`` runs
+(README's performance section). Two revisions with the same import and
 replay code (cb2fb60 and a1a53d0, the bench's 100k file, 4 rounds) came out 2.6 % apart in
 import's wall time and 3.1 % in replay's; in the order given every round, without compiling
 first (cb2fb60 and fb5a321, 3 rounds), 2.0 % and 6.3 % in import's wall and CPU time.

@@ -47,8 +47,9 @@ SQLITE_SORT_THREADS = 2
 # 8-14 % faster and a 1M replay 28 %, with knowledge at T and a claim's status as fast
 # (docs/decisions/015).
 SQLITE_PAGE_SIZE = 16 << 10
-# Stored events a SQLite INSERT takes at most (4 values each, 2,048 in all: ``Dialect.insert_rows``
-# takes the projections' rows so too); a power of two, as its smaller statements are.
+# Stored events a SQLite INSERT takes at most: 4 values each, 2,048 in all, as
+# ``Dialect.insert_rows`` takes the projections' rows; a power of two, as its smaller
+# statements are (decision 043).
 STORED_EVENTS_PER_STATEMENT = 512
 
 
