@@ -11,11 +11,15 @@ JSON on its standard output.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 import tempfile
 
 import anyio
 import msgspec
+from anyio.abc import ByteReceiveStream
 from starlette.concurrency import run_in_threadpool
 
 from service.application import Ledger
@@ -44,16 +48,51 @@ async def verify_apart(ledger: Ledger, scratch_in: str | None = None) -> VerifyR
     if not opens_elsewhere(ledger.database):
         return await run_in_threadpool(verify, ledger)
     with tempfile.TemporaryDirectory(prefix="knewwhen-verify-child-", dir=scratch_in) as scratch:
-        done = await anyio.run_process(
-            [sys.executable, "-m", __name__],
-            input=msgspec.json.encode(ledger.database),
-            env={**child_environment(), "TMPDIR": scratch},
-            check=False,
+        env = {**child_environment(), "TMPDIR": scratch}
+        returncode, out, err = await run_killed_if_cancelled(
+            child_command(), msgspec.json.encode(ledger.database), env
         )
-    if done.returncode != 0:
-        errors = done.stderr.decode(errors="replace")[-STDERR_TAIL:]
-        raise VerifyFailed(f"verify's child process exited with {done.returncode}:\n{errors}")
-    return _decode_report(done.stdout)
+    if returncode != 0:
+        errors = err.decode(errors="replace")[-STDERR_TAIL:]
+        raise VerifyFailed(f"verify's child process exited with {returncode}:\n{errors}")
+    return _decode_report(out)
+
+
+def child_command() -> list[str]:
+    """The command that runs ``main`` in a child process."""
+    return [sys.executable, "-m", __name__]
+
+
+async def run_killed_if_cancelled(
+    command: list[str], given: bytes, env: dict[str, str]
+) -> tuple[int, bytes, bytes]:
+    """Run ``command`` with ``given`` on its standard input: its exit code, standard output
+    and standard error. Cancelled (by an anyio scope, or once, as asyncio's ``Task.cancel``
+    does), it kills the process and every process it started (its log and fold workers: the
+    process leads a session of its own) before waiting for it. ``anyio.run_process`` kills only
+    when a second cancellation interrupts its wait, and would let the child run to its end; and
+    killing the child alone would leave its workers computing on."""
+    async with await anyio.open_process(command, env=env, start_new_session=True) as process:
+        assert process.stdin and process.stdout and process.stderr
+        kept: tuple[bytearray, bytearray] = (bytearray(), bytearray())
+        try:
+            async with anyio.create_task_group() as group:
+                for stream, into in zip((process.stdout, process.stderr), kept, strict=True):
+                    group.start_soon(drain, stream, into)
+                await process.stdin.send(given)
+                await process.stdin.aclose()
+                returncode = await process.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return returncode, bytes(kept[0]), bytes(kept[1])
+
+
+async def drain(stream: ByteReceiveStream, into: bytearray) -> None:
+    """Read ``stream`` to its end into ``into``."""
+    async for chunk in stream:
+        into += chunk
 
 
 def main() -> None:

@@ -4,7 +4,10 @@ attacker drops them, ``verify`` still catches each rewrite and names the first b
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -423,6 +426,51 @@ def test_a_cancelled_verification_leaves_no_scratch_files(database: str, tmp_pat
         assert list(scratch.iterdir()) == []
         assert anyio.run(verify_apart, ledger, str(scratch)).ok
         assert list(scratch.iterdir()) == []
+    finally:
+        ledger.close()
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_verification_cancelled_once_kills_its_child_and_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio's ``Task.cancel`` cancels once (as a client gone from a late answer does,
+    decision 045): the child and the worker it started are killed then, not waited for."""
+    worker_pid = tmp_path / "worker.pid"
+    child = (
+        "import subprocess, sys, time\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(worker_pid)!r}, 'w').write(str(worker.pid))\n"
+        "time.sleep(60)\n"
+    )
+    monkeypatch.setattr(verify_child, "child_command", lambda: [sys.executable, "-c", child])
+    ledger = Ledger(str(tmp_path / "k.db"))
+
+    async def cancelled_once_started() -> float:
+        verifying = asyncio.ensure_future(verify_apart(ledger))
+        while not worker_pid.exists() or not worker_pid.read_text():
+            await asyncio.sleep(0.01)
+        verifying.cancel()
+        cancelled = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await verifying
+        return time.monotonic() - cancelled
+
+    try:
+        assert asyncio.run(asyncio.wait_for(cancelled_once_started(), 120)) < 10
+        pid = int(worker_pid.read_text())
+        deadline = time.monotonic() + 10
+        while running(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not running(pid), "the child's worker computes on"
     finally:
         ledger.close()
 
