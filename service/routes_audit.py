@@ -17,8 +17,10 @@ from starlette.routing import Route
 
 from domain.errors import UnknownClaim
 from service.access import authorize, services, unauthorized
+from service.answered_later import answer_in_time
 from service.application import Ledger
 from service.audit.log import OutOfRange, VerifiableLog
+from service.audit.verify import VerifyReport
 from service.audit.verify_child import verify_apart
 from service.cached_reads import POSITION_HEADER
 from service.params import path_id, query_int, query_moment
@@ -33,13 +35,27 @@ MAX_SIZE = 2**62
 STORY = "/v1/stories/{story}"
 
 
+VERIFY_GRACE_SECONDS = 2.0
+"""How long ``GET /v1/log/verify`` holds back its status for the report: one ready by then is
+an ordinary answer; a later one (~50 s at a million events) follows a 200 sent then, whose
+body opens with a space every ``VERIFY_HEARTBEAT_SECONDS`` (decision 045)."""
+VERIFY_HEARTBEAT_SECONDS = 1.0
+
+
 class VerifyAnswer(Struct, frozen=True):
-    """The result of ``GET /v1/log/verify``: what was checked, and the first failure."""
+    """The result of ``GET /v1/log/verify``: what was checked, the first failure, and the
+    last reporting event's position in the snapshot verified."""
 
     ok: bool
     checked: list[str]
     failure: str | None
     failure_index: int | None
+    position: int
+
+    @classmethod
+    def of(cls, report: VerifyReport) -> VerifyAnswer:
+        """The answer that tells ``report``."""
+        return cls(report.ok, report.lines(), report.failure, report.failure_index, report.position)
 
 
 def log_answer(ledger: Ledger, ask: Callable[[VerifiableLog, Any], T]) -> T:
@@ -118,11 +134,19 @@ async def get_verify(request: Request) -> Response:
             )
         )
     found = services(request)
-    async with found.verifications:
-        report = await verify_apart(found.ledger)
-    return json_response(
-        VerifyAnswer(report.ok, report.lines(), report.failure, report.failure_index),
-        headers={POSITION_HEADER: str(report.position)},
+
+    async def verified() -> VerifyReport:
+        async with found.verifications:
+            return await verify_apart(found.ledger)
+
+    return await answer_in_time(
+        verified(),
+        lambda report: json_response(
+            VerifyAnswer.of(report), headers={POSITION_HEADER: str(report.position)}
+        ),
+        lambda report: msgspec.json.encode(VerifyAnswer.of(report)),
+        VERIFY_GRACE_SECONDS,
+        VERIFY_HEARTBEAT_SECONDS,
     )
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
+import pytest
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 from starlette.testclient import TestClient
 
+from service import routes_audit
 from service.application import Ledger
+from service.audit.verify import VerifyReport
+from service.audit.verify_child import verify_apart
 from service.cli import bundled_story_path
 from service.importer import import_file
 from tests.service.wire import bearer
@@ -84,16 +89,40 @@ def test_the_bundled_story_provenance_parses_as_prov(client: TestClient, ledger:
 
 
 def test_verify_answers_admins_through_the_app(
-    client: TestClient, ledger: Ledger, tokens: dict[str, str]
+    client: TestClient, ledger: Ledger, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(routes_audit, "VERIFY_GRACE_SECONDS", 60.0)  # an ordinary answer
     import_file(ledger, bundled_story_path(), "cli:test")
     assert client.get("/v1/log/verify", headers=bearer(tokens["reader"])).status_code == 403
     r = client.get("/v1/log/verify", headers=bearer(tokens["admin"]))
     assert r.status_code == 200
+    assert r.headers["content-length"] == str(len(r.content))
     body = r.json()
     assert (body["ok"], body["failure"], body["failure_index"]) == (True, None, None)
     assert r.headers["Knewwhen-Position"] == client.get("/v1/log").headers["Knewwhen-Position"]
-    assert int(r.headers["Knewwhen-Position"]) == 16
+    assert int(r.headers["Knewwhen-Position"]) == body["position"] == 16
     assert (
         "stored events: 16, of which 15 reporting events; 15 match their digests" in body["checked"]
     )
+
+
+def test_a_verification_past_its_grace_answers_200_then_heartbeats_then_the_report(
+    client: TestClient, ledger: Ledger, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    at_once = client.get("/v1/log/verify", headers=bearer(tokens["admin"])).json()
+
+    async def slow(ledger: Ledger) -> VerifyReport:
+        await asyncio.sleep(0.2)
+        return await verify_apart(ledger)
+
+    monkeypatch.setattr(routes_audit, "verify_apart", slow)
+    monkeypatch.setattr(routes_audit, "VERIFY_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(routes_audit, "VERIFY_HEARTBEAT_SECONDS", 0.02)
+    r = client.get("/v1/log/verify", headers=bearer(tokens["admin"]))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert "content-length" not in r.headers and "Knewwhen-Position" not in r.headers
+    assert r.content.startswith(b"  ") and r.content.lstrip().startswith(b"{")
+    assert r.json() == at_once
+    assert at_once["position"] == 16
