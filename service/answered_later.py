@@ -38,7 +38,9 @@ async def answer_in_time(
     try:
         result = await asyncio.wait_for(asyncio.shield(pending), grace)
     except TimeoutError:
-        return AnsweredLater(pending, encode, heartbeat)
+        if not pending.done():
+            return AnsweredLater(pending, encode, heartbeat)
+        raise  # the computation's own TimeoutError, within the grace
     except BaseException:
         pending.cancel()
         raise

@@ -75,6 +75,17 @@ def test_a_failure_within_the_grace_is_raised() -> None:
         asyncio.run(scenario())
 
 
+def test_a_timeout_of_the_computation_within_the_grace_is_raised_not_answered_later() -> None:
+    async def timing_out() -> str:
+        raise TimeoutError("the computation's own")
+
+    async def scenario() -> Response:
+        return await answer_in_time(timing_out(), respond, encode, grace=5, heartbeat=1)
+
+    with pytest.raises(TimeoutError, match="the computation's own"):
+        asyncio.run(scenario())
+
+
 def test_a_later_result_follows_a_200_and_heartbeats() -> None:
     send = Recorded()
 
