@@ -26,12 +26,14 @@ ENTRY_OVERHEAD = 256
 
 
 class CachedAnswer(Struct, frozen=True):
-    """An encoded answer, its strong ETag, and the position it was read at."""
+    """An encoded answer, its strong ETag, the position it was read at, and its content
+    coding (None: the JSON as it is; ``"gzip"``: ``service.content_coding``)."""
 
     body: bytes
     etag: str
     position: int
     immutable: bool
+    encoding: str | None = None
 
 
 def entity_tag(body: bytes) -> str:

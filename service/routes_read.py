@@ -25,6 +25,7 @@ from service.access import Services, authorize, services
 from service.answer_cache import Asked, CachedAnswer, entity_tag, raw_request
 from service.application import Ledger
 from service.cached_reads import POSITION_HEADER, answer_headers, cached_now
+from service.content_coding import accepts_gzip, for_gzip, variant_key
 from service.freshness import Known
 from service.params import if_none_match, path_id, query_int, query_moment
 from service.problems import HTTPProblem, bad_parameter, not_found, problem, respond
@@ -137,7 +138,8 @@ async def consult_cached(
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    ready = await cached_now(found, asked, wanted)
+    gzip = accepts_gzip(request.headers.get("accept-encoding"))
+    ready = await cached_now(found, asked, wanted, gzip)
     if ready is not None:
         return answer_response(request, found, asked, *ready)
     version = found.freshness.version()
@@ -152,11 +154,16 @@ async def consult_cached(
             if wanted is not None and position < wanted:
                 return position, None
             full_key, immutable = asked.cache_key(tip)
-            cached = found.answers.get(full_key)
+            cached = found.answers.get(variant_key(full_key, gzip))
             if cached is None:
-                body = _encode(question(ledger))
-                cached = CachedAnswer(body, entity_tag(body), position, immutable)
-                found.answers.put(full_key, cached)
+                # Each variant is cached when a client asks for it: an answer only ever sent
+                # compressed does not hold its plain bytes in memory too.
+                plain = found.answers.get(full_key) if gzip else None
+                if plain is None:
+                    body = _encode(question(ledger))
+                    plain = CachedAnswer(body, entity_tag(body), position, immutable)
+                cached = for_gzip(plain) if gzip else plain
+                found.answers.put(variant_key(full_key, gzip), cached)
         return position, (cached,)
 
     position, cached = await until_reached(found, wanted, read)
@@ -173,6 +180,7 @@ def answer_response(
         found.asked.remember(raw_request(request.scope), asked)
     headers = answer_headers(found, answer, position)
     if if_none_match(request, answer.etag):
+        headers.pop("Content-Encoding", None)  # no body to decode
         return Response(status_code=304, headers=headers)
     return Response(answer.body, headers=headers, media_type="application/json")
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from service import importer
+from service import importer, routes_read
 from service.api import create_app
 from service.application import Ledger
 from service.import_lines import ImportReport
+from service.params import query_moment
 from service.settings import Settings
 from service.tokens import create_token
 
@@ -91,3 +93,23 @@ def between_check_and_write(monkeypatch: pytest.MonkeyPatch) -> BetweenCheckAndW
         monkeypatch.setattr(importer, "BATCH_LINES", 1)
 
     return arrange
+
+
+class Parses:
+    """Counts the time parameters the routes parse: a request that reaches a route parses ``at``."""
+
+    def __init__(self, parse: Callable[..., datetime | None]) -> None:
+        self.parse = parse
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> datetime | None:
+        self.calls += 1
+        return self.parse(*args)
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> Parses:
+    """The routes' ``query_moment``, counted."""
+    counted = Parses(query_moment)
+    monkeypatch.setattr(routes_read, "query_moment", counted)
+    return counted

@@ -3,39 +3,16 @@ only for requests whose answer cannot depend on anything but the path and query 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from service import routes_read
 from service.answer_cache import MAX_REQUESTS, Asked, AskedBefore
 from service.application import Ledger
-from service.params import query_moment
+from tests.service.conftest import Parses
 from tests.service.test_api_cache import BASE, knowledge, record
 from tests.service.wire import bearer, confirmation, leak, response
-
-
-class Parses:
-    """Counts the time parameters the routes parse: a request that reaches a route parses ``at``."""
-
-    def __init__(self, parse: Callable[..., datetime | None]) -> None:
-        self.parse = parse
-        self.calls = 0
-
-    def __call__(self, *args: Any) -> datetime | None:
-        self.calls += 1
-        return self.parse(*args)
-
-
-@pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> Parses:
-    """The routes' ``query_moment``, counted."""
-    counted = Parses(query_moment)
-    monkeypatch.setattr(routes_read, "query_moment", counted)
-    return counted
 
 
 @pytest.fixture
