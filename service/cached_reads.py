@@ -112,13 +112,13 @@ class RepeatedReads:
         asked = found.asked.get(raw_request(scope))
         if asked is None:
             return None
-        gzip = False
+        encodings: list[str] = []  # a field sent on several lines is one list (RFC 9110 5.3)
         for name, value in scope["headers"]:
             if name in PASS_ON:
                 return None
             if name == b"accept-encoding":
-                gzip = accepts_gzip(value.decode("latin-1"))
-        return asked, None, gzip
+                encodings.append(value.decode("latin-1"))
+        return asked, None, accepts_gzip(",".join(encodings))
 
     @staticmethod
     async def send(found: Services, answer: CachedAnswer, position: int, send: Send) -> None:

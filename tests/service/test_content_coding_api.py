@@ -18,7 +18,9 @@ GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
 
 
-def raw(client: TestClient, headers: dict[str, str]) -> tuple[bytes, dict[str, str], int]:
+def raw(
+    client: TestClient, headers: dict[str, str] | list[tuple[str, str]]
+) -> tuple[bytes, dict[str, str], int]:
     """The body as sent (not decoded), the headers and the status."""
     with client.stream("GET", KNOWLEDGE, headers=headers) as r:
         return b"".join(r.iter_raw()), dict(r.headers), r.status_code
@@ -66,3 +68,19 @@ def test_gzip_refused_by_quality_zero_gets_the_answer_as_it_is(
     body, headers, _ = raw(client, {"Accept-Encoding": "gzip;q=0, *"})
     assert "content-encoding" not in headers
     assert body == raw(client, IDENTITY)[0]
+
+
+def test_accept_encoding_on_two_lines_is_one_list(
+    client: TestClient, ledger: Ledger, parses: Parses
+) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    for at, lines in (
+        ("2020-10-06T23:59:58Z", [("Accept-Encoding", "identity"), ("Accept-Encoding", "gzip")]),
+        ("2020-10-06T23:59:57Z", [("Accept-Encoding", "gzip"), ("Accept-Encoding", "identity")]),
+    ):
+        url = KNOWLEDGE.replace("2020-10-06T23:59:59Z", at)
+        for through in ("the routes", "RepeatedReads"):
+            calls = parses.calls
+            with client.stream("GET", url, headers=lines) as r:
+                assert r.headers.get("content-encoding") == "gzip", (lines, through)
+        assert parses.calls == calls, lines  # the second came from memory, before routing
