@@ -98,27 +98,28 @@ class RepeatedReads:
             if found is not None and not found.settings.read_token_required:
                 repeated = self.repeated(found, scope)
                 if repeated is not None:
-                    answered = await cached_now(found, *repeated)
+                    asked, gzip = repeated
+                    answered = await cached_now(found, asked, None, gzip)
                     if answered is not None:
                         await self.send(found, *answered, send)
                         return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def repeated(found: Services, scope: Scope) -> tuple[Asked, None, bool] | None:
-        """What the request asks (with no ``min_position``) and whether it accepts gzip, when a
-        route has answered it before and it needs nothing but its path, its query string and
-        its ``Accept-Encoding`` (no token to check, no ETag to compare)."""
+    def repeated(found: Services, scope: Scope) -> tuple[Asked, bool] | None:
+        """What the request asks and whether it accepts gzip, when a route has answered it
+        before and it needs nothing but its path, its query string and its
+        ``Accept-Encoding`` (no token to check, no ETag to compare)."""
         asked = found.asked.get(raw_request(scope))
         if asked is None:
             return None
-        encodings: list[str] = []  # a field sent on several lines is one list (RFC 9110 5.3)
+        encodings: list[str] = []
         for name, value in scope["headers"]:
             if name in PASS_ON:
                 return None
             if name == b"accept-encoding":
                 encodings.append(value.decode("latin-1"))
-        return asked, None, accepts_gzip(",".join(encodings))
+        return asked, accepts_gzip(encodings)
 
     @staticmethod
     async def send(found: Services, answer: CachedAnswer, position: int, send: Send) -> None:

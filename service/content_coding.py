@@ -11,9 +11,10 @@ cached beside it, under ``variant_key(key, True)``, as the answer to send a clie
 from __future__ import annotations
 
 import gzip
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 from service.answer_cache import CachedAnswer, entity_tag
+from service.params import qvalue
 
 GZIP_FROM = 1024
 """Answers shorter than this are sent as they are: gzip's header and trailer would eat the gain."""
@@ -22,36 +23,25 @@ GZIPPED = "gzip"
 """A compressed variant's content coding, and the last part of its cache key."""
 
 
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether an ``Accept-Encoding`` value (RFC 9110, section 12.5.3) admits gzip: listed
-    (or as ``x-gzip``) with a quality above 0, or, not listed, under a ``*`` above 0."""
-    if not accept_encoding:
-        return False
+def accepts_gzip(accept_encoding: Iterable[str]) -> bool:
+    """Whether ``Accept-Encoding`` (its lines, as sent: one list, RFC 9110 section 5.3) admits
+    gzip (section 12.5.3): listed, or as ``x-gzip``, with a weight above 0, or, not listed,
+    under a ``*`` above 0. An element whose weight is not a qvalue is ignored (``qvalue``)."""
     named: float | None = None
     anything: float | None = None
-    for item in accept_encoding.split(","):
-        coding, _, parameters = item.partition(";")
+    for item in ",".join(accept_encoding).split(","):
+        coding, *parameters = item.split(";")
         coding = coding.strip().lower()
+        weight = qvalue(parameters)
+        if weight is None:
+            continue
         if coding in ("gzip", "x-gzip"):
-            named = max(named or 0.0, quality(parameters))
+            named = max(named or 0.0, weight)
         elif coding == "*":
-            anything = quality(parameters)
+            anything = weight
     if named is not None:
         return named > 0
     return anything is not None and anything > 0
-
-
-def quality(parameters: str) -> float:
-    """The ``q`` of a coding's parameters: 1 when absent, 0 when it is not a number."""
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                found = float(value.strip())
-            except ValueError:
-                return 0.0
-            return found if 0.0 <= found <= 1.0 else 0.0
-    return 1.0
 
 
 def variant_key(key: Hashable, gzip_accepted: bool) -> Hashable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
 from starlette.requests import Request
@@ -88,6 +89,20 @@ def expected_version(request: Request) -> tuple[int | None, bool]:
     if from_query is not None and from_query != version:
         raise bad_header("If-Match", "If-Match and expected_version disagree")
     return version, False
+
+
+_QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
+
+
+def qvalue(parameters: Iterable[str]) -> float | None:
+    """The weight among a header list element's parameters (``q``, RFC 9110 section 12.4.2):
+    1 when it has none, None when it is not a valid qvalue (the element is then ignored)."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            value = value.strip()
+            return float(value) if _QVALUE.match(value) else None
+    return 1.0
 
 
 def if_none_match(request: Request, etag: str) -> bool:

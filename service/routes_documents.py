@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -18,7 +17,7 @@ from service import routes_memento
 from service.application import Ledger
 from service.documents import DocumentAt, DocumentList, Documents, RevisionList
 from service.memento import Endpoints, link_header
-from service.params import path_id, query_int, query_moment
+from service.params import path_id, query_int, query_moment, qvalue
 from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.revisions import Revision, revision_diff, revision_patch, summary
 from service.routes_read import consult, json_response, require_story
@@ -26,7 +25,6 @@ from service.routes_read import consult, json_response, require_story
 DOCUMENT = "/v1/stories/{story}/documents/{doc}"
 DIFF_TYPES = ("text/x-diff", "application/json")
 MAX_REVISION = 2**31
-_QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
 
 
 def document_missing(story: str, document: str, when: str = "") -> HTTPProblem:
@@ -132,12 +130,10 @@ def quality(accept: str, offer: str) -> float:
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         rank = {offer: 2, f"{kind}/*": 1, "*/*": 0}.get(media.lower(), -1)
-        if rank <= specificity:
+        weight = qvalue(params)
+        if rank <= specificity or weight is None:
             continue
-        weights = [p.split("=", 1)[1].strip() for p in params if p.lower().startswith("q=")]
-        if weights and not _QVALUE.match(weights[0]):
-            continue
-        specificity, q = rank, float(weights[0]) if weights else 1.0
+        specificity, q = rank, weight
     return q
 
 

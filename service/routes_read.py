@@ -138,7 +138,7 @@ async def consult_cached(
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION)
-    gzip = accepts_gzip(",".join(request.headers.getlist("accept-encoding")))
+    gzip = accepts_gzip(request.headers.getlist("accept-encoding"))
     ready = await cached_now(found, asked, wanted, gzip)
     if ready is not None:
         return answer_response(request, found, asked, *ready)

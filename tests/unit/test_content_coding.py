@@ -39,7 +39,13 @@ from service.content_coding import GZIP_FROM, accepts_gzip, for_gzip, variant_ke
 def test_accept_encoding_admits_gzip_as_rfc_9110_says(
     accept_encoding: str | None, admitted: bool
 ) -> None:
-    assert accepts_gzip(accept_encoding) is admitted
+    lines = [] if accept_encoding is None else [accept_encoding]
+    assert accepts_gzip(lines) is admitted
+
+
+def test_accept_encoding_on_several_lines_is_one_list() -> None:
+    assert accepts_gzip(["identity", "gzip"]) and accepts_gzip(["gzip", "identity"])
+    assert not accepts_gzip(["*", "gzip;q=0"])
 
 
 def answer(body: bytes) -> CachedAnswer:
