@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 from service.application import Ledger
 from service.checkpointer import BACKSTOP_PAGES, Checkpointer
 from tests.builders import claim, event
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the checkpointer did not get there in time"
-        time.sleep(0.01)
+from tests.polling import poll
 
 
 def checkpointer_threads() -> list[threading.Thread]:
@@ -49,7 +41,7 @@ def test_after_a_nudge_the_wal_is_copied_and_starts_again_from_its_beginning(
         checkpointer = Checkpointer(str(path))
         try:
             checkpointer.nudge()
-            eventually(lambda: checkpointer.checkpoints == 1)
+            poll(lambda: checkpointer.checkpoints == 1, "checkpointed once")
             write_rows(writer, 2000, 2000)
             # Copied whole, the WAL was written again from its start: no larger than before.
             assert wal.stat().st_size == after_one
@@ -76,7 +68,7 @@ def test_a_ledger_that_appends_checkpoints_in_its_thread_and_closing_stops_it(
         ledger.append("s", [published], "t")
         checkpointer = ledger._checkpointer
         assert checkpointer is not None
-        eventually(lambda: checkpointer.checkpoints >= 1)
+        poll(lambda: checkpointer.checkpoints >= 1, "checkpointed")
         assert len(set(checkpointer_threads()) - before) == 1
     finally:
         ledger.close()

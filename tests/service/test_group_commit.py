@@ -5,7 +5,7 @@ group transaction is retried append by append."""
 from __future__ import annotations
 
 import threading
-import time
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -16,6 +16,7 @@ from domain.errors import EventConflict
 from domain.events import ReportingEvent
 from service.application import AppendResult, Ledger
 from tests.builders import claim, event
+from tests.polling import poll
 
 
 def published(story: str, text: str = "first") -> ReportingEvent:
@@ -41,11 +42,8 @@ class Appender(threading.Thread):
             self.error = error
 
 
-def poll(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, f"never {what}"
-        time.sleep(0.005)
+def queued(ledger: Ledger, count: int) -> bool:
+    return len(ledger._commits._queue) == count
 
 
 def held_then_released(ledger: Ledger, appends: list[tuple[str, ReportingEvent]]) -> list[Appender]:
@@ -60,7 +58,7 @@ def held_then_released(ledger: Ledger, appends: list[tuple[str, ReportingEvent]]
             if index == 0:
                 poll(lambda: ledger._commits._writing, "writing")
             else:
-                poll(lambda n=index: len(ledger._commits._queue) == n, "queued")
+                poll(partial(queued, ledger, index), f"{index} appends queued")
     for thread in threads:
         thread.join(timeout=30)
         assert not thread.is_alive()

@@ -4,13 +4,12 @@ appends in arrival order, and a group's failure reaches every append in it."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from functools import partial
 
 import pytest
 
 from service.group_commit import CommitQueue, Waiting
+from tests.polling import poll
 
 
 class SlowWriter:
@@ -29,14 +28,6 @@ class SlowWriter:
             raise self.fail_with
         for each in group:
             each.created = [True] * len(each.events)
-
-
-def poll(condition: Callable[[], bool], what: str) -> None:
-    """Wait (bounded) until ``condition`` holds."""
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, f"never {what}"
-        time.sleep(0.005)
 
 
 def queued(queue: CommitQueue, count: int) -> bool:
