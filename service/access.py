@@ -7,17 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import anyio
 import psycopg
 from starlette.requests import Request
 
 from service.answer_cache import AnswerCache, AskedBefore
 from service.append_writer import AppendWriter
 from service.application import Ledger
+from service.audit.verify import VerifyReport
 from service.freshness import Freshness
 from service.problems import HTTPProblem, problem
 from service.read_threads import ReadThreads
 from service.settings import Settings
+from service.shared_runs import SharedRuns
 from service.tips import AsyncTips
 from service.tokens import (
     AsyncTokenCheck,
@@ -44,8 +45,9 @@ class Services:
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)
     freshness: Freshness = field(init=False)
-    # One verification at a time (each is a child process of ~130 MB at a million events).
-    verifications: anyio.Lock = field(init=False)
+    # One verification at a time (each is a child process of ~130 MB at a million events),
+    # shared by the requests that came before it began (decision 047).
+    verifications: SharedRuns[VerifyReport] = field(init=False)
     # Tokens checked on the event loop: SQLite over a connection of the check's own,
     # PostgreSQL over the tips' pool (decision 022).
     loop_tokens: LoopTokenCheck | None = field(init=False)
@@ -57,7 +59,7 @@ class Services:
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
         object.__setattr__(self, "freshness", Freshness.of(self.ledger.database))
-        object.__setattr__(self, "verifications", anyio.Lock())
+        object.__setattr__(self, "verifications", SharedRuns())
         object.__setattr__(self, "loop_tokens", LoopTokenCheck.of(self.ledger.database))
         pooled = None if self.tips is None else AsyncTokenCheck(self.tips.pool)
         object.__setattr__(self, "async_tokens", pooled)

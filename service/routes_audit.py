@@ -135,12 +135,8 @@ async def get_verify(request: Request) -> Response:
         )
     found = services(request)
 
-    async def verified() -> VerifyReport:
-        async with found.verifications:
-            return await verify_apart(found.ledger)
-
     return await answer_in_time(
-        verified(),
+        found.verifications.result(lambda: verify_apart(found.ledger)),
         lambda report: json_response(
             VerifyAnswer.of(report), headers={POSITION_HEADER: str(report.position)}
         ),

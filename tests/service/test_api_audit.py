@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from prov.model import ProvActivity, ProvDocument, ProvEntity
@@ -16,6 +20,8 @@ from service.audit.verify import VerifyReport
 from service.audit.verify_child import verify_apart
 from service.cli import bundled_story_path
 from service.importer import import_file
+from service.shared_runs import SharedRuns
+from tests.polling import poll
 from tests.service.wire import bearer
 from tests.unit.test_merkle import verify_inclusion
 
@@ -126,3 +132,45 @@ def test_a_verification_past_its_grace_answers_200_then_heartbeats_then_the_repo
     assert r.content.startswith(b"  ") and r.content.lstrip().startswith(b"{")
     assert r.json() == at_once
     assert at_once["position"] == 16
+
+
+def test_verifications_asked_while_one_runs_share_the_next(
+    client: TestClient, ledger: Ledger, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    begun: list[float] = []
+    asked: list[float] = []
+    verified, release = threading.Event(), threading.Event()
+
+    async def gated(ledger: Ledger) -> VerifyReport:
+        begun.append(time.monotonic())
+        report = await verify_apart(ledger)
+        verified.set()
+        while len(begun) == 1 and not release.is_set():  # the first run ends when let go
+            await asyncio.sleep(0.01)
+        return report
+
+    async def counted(runs: SharedRuns[VerifyReport], compute: Any) -> VerifyReport:
+        asked.append(time.monotonic())  # then joins a run before it awaits anything
+        return await shared_result(runs, compute)
+
+    shared_result = SharedRuns.result
+    monkeypatch.setattr(routes_audit, "verify_apart", gated)
+    monkeypatch.setattr(SharedRuns, "result", counted)
+    monkeypatch.setattr(routes_audit, "VERIFY_GRACE_SECONDS", 60.0)  # ordinary answers
+    admin = bearer(tokens["admin"])
+    with ThreadPoolExecutor(4) as pool:
+        try:
+            first = pool.submit(client.get, "/v1/log/verify", headers=admin)
+            poll(verified.is_set, "read the first run's snapshot")  # then it waits
+            posted = client.post(f"/v1/stories/{STORY}/events", json=CONFIRMATION, headers=admin)
+            assert posted.status_code == 201
+            during = [pool.submit(client.get, "/v1/log/verify", headers=admin) for _ in range(3)]
+            poll(lambda: len(asked) == 4, "joined")  # each joins a run while the first waits
+        finally:
+            release.set()  # a failed wait leaves no request waiting
+        answers = [future.result(timeout=60) for future in (first, *during)]
+    assert [r.status_code for r in answers] == [200] * 4
+    assert len(begun) == 2  # one run for the first request, one shared by the other three
+    assert answers[0].json()["position"] == 16
+    assert [r.json()["position"] for r in answers[1:]] == [17, 17, 17]  # after the append
