@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prov.model import ProvDocument, ProvElement, ProvRelation
 
 from service.provenance import local
@@ -242,3 +244,20 @@ def test_the_endpoint_check_finds_an_undeclared_record() -> None:
 )
 def test_local_names_escape_what_prov_n_would_misread(name: str, expected: str) -> None:
     assert local(name) == expected
+
+
+def escaped_character_by_character(name: str) -> str:
+    """What ``local`` must return: each character but an ASCII letter, digit, - or _ replaced
+    by its UTF-8 bytes, percent-encoded."""
+    return "".join(
+        c
+        if (c.isascii() and c.isalnum()) or c in "-_"
+        else "".join(f"%{b:02X}" for b in c.encode())
+        for c in name
+    )
+
+
+@given(st.text(max_size=40) | st.from_regex(r"[A-Za-z0-9_-]{0,30}", fullmatch=True))
+def test_local_names_are_each_character_escaped_as_needed(name: str) -> None:
+    assert local(name) == escaped_character_by_character(name)
+    assert local(name) == escaped_character_by_character(name)  # the second time remembered
