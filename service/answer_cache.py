@@ -84,12 +84,20 @@ RawRequest = tuple[str, bytes]
 """A request's path and query string, as the server received them."""
 
 
+JSON = "application/json"
+
+
 class Asked(Struct, frozen=True):
-    """A cacheable question: its cache key, its story, and the ``recorded_before`` bounding it."""
+    """A cacheable question: its cache key, its story, and the ``recorded_before`` bounding it;
+    the media type of its answer, and whether the request's ``Accept`` chose that type (an
+    answer negotiated so is never remembered for ``RepeatedReads``, which reads no ``Accept``;
+    its key names the type)."""
 
     key: tuple[Hashable, ...]
     story: str
     recorded_before: datetime | None
+    media_type: str = JSON
+    negotiated: bool = False
 
     def cache_key(self, tip: StoryTip | None) -> tuple[tuple[Hashable, ...], bool]:
         """The key the answer is cached under given the story's ``tip``, and whether it is

@@ -1,10 +1,11 @@
 """Cached answers, and repeated reads served from them before routing.
 
-A cacheable read (knowledge at a given time, a claim's history, changes, a timeline) is an
-``Asked``: its cache key, its story and its ``recorded_before``. The routes in
-``routes_read`` parse a request into an ``Asked``, answer it and cache the encoded answer;
-they also remember which raw request (path and query string) asked it. When that same raw
-request comes again, with no token, no ``If-None-Match`` and no ``min_position``,
+A cacheable read (knowledge at a given time, a claim's history, changes, a timeline, provenance
+at a given time) is an ``Asked``: its cache key, its story and its ``recorded_before``. The
+routes in ``routes_read`` and ``routes_audit`` parse a request into an ``Asked``, answer it and
+cache the encoded answer; they also remember which raw request (path and query string) asked
+it, unless ``Accept`` chose its answer's media type (provenance, decision 048). When that same
+raw request comes again, with no token, no ``If-None-Match`` and no ``min_position``,
 ``RepeatedReads`` finds its answer in memory (its variant for gzip when the request's
 ``Accept-Encoding`` admits it: ``service.content_coding``) and sends it without routing, parsing
 or a ``Request`` object (on PostgreSQL, after reading the story's tip on the event loop:
@@ -101,7 +102,7 @@ class RepeatedReads:
                     asked, gzip = repeated
                     answered = await cached_now(found, asked, None, gzip)
                     if answered is not None:
-                        await self.send(found, *answered, send)
+                        await self.send(found, asked, *answered, send)
                         return
         await self.app(scope, receive, send)
 
@@ -122,13 +123,15 @@ class RepeatedReads:
         return asked, accepts_gzip(encodings)
 
     @staticmethod
-    async def send(found: Services, answer: CachedAnswer, position: int, send: Send) -> None:
-        """Send ``answer`` as ``routes_read.answer_response`` does."""
+    async def send(
+        found: Services, asked: Asked, answer: CachedAnswer, position: int, send: Send
+    ) -> None:
+        """Send ``answer`` to ``asked`` as ``routes_read.answer_response`` does."""
         headers = [
             (k.lower().encode(), v.encode())
             for k, v in answer_headers(found, answer, position).items()
         ]
         headers.append((b"content-length", str(len(answer.body)).encode()))
-        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-type", asked.media_type.encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

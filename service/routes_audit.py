@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from domain.errors import UnknownClaim
 from service.access import authorize, services, unauthorized
+from service.answer_cache import JSON, Asked
 from service.answered_later import answer_in_time
 from service.application import Ledger
 from service.audit.log import OutOfRange, VerifiableLog
@@ -28,11 +29,12 @@ from service.problems import HTTPProblem, bad_parameter, not_found, problem
 from service.provenance import provenance_document
 from service.provn import MEDIA_TYPE as PROVN_MEDIA_TYPE
 from service.provn import provn
-from service.routes_read import consult, json_response
+from service.routes_read import consult, consult_cached, json_response
 
 T = TypeVar("T")
 MAX_SIZE = 2**62
 STORY = "/v1/stories/{story}"
+PROVN_TEXT = f"{PROVN_MEDIA_TYPE}; charset=utf-8"
 
 
 VERIFY_GRACE_SECONDS = 2.0
@@ -158,13 +160,21 @@ async def provenance_response(request: Request, claim: str | None) -> Response:
         except UnknownClaim as e:
             raise not_found(e.detail, "claim-not-found", "Claim not found") from None
 
+    as_provn = PROVN_MEDIA_TYPE in request.headers.get("accept", "")
+    media_type = PROVN_TEXT if as_provn else JSON
+    encode = encode_provn if as_provn else msgspec.json.encode
+    if at is not None:  # else at "now": an answer for this instant alone
+        key = ("provenance", story, claim, at, recorded_before, media_type)
+        asked = Asked(key, story, recorded_before, media_type, negotiated=True)
+        return await consult_cached(request, asked, document, encode)
     answer, headers = await consult(request, document)
     headers["Vary"] = "Accept"
-    if PROVN_MEDIA_TYPE in request.headers.get("accept", ""):
-        return Response(
-            provn(answer), headers=headers, media_type=f"{PROVN_MEDIA_TYPE}; charset=utf-8"
-        )
-    return Response(msgspec.json.encode(answer), headers=headers, media_type="application/json")
+    return Response(encode(answer), headers=headers, media_type=media_type)
+
+
+def encode_provn(document: dict[str, Any]) -> bytes:
+    """A PROV-JSON document as PROV-N text, UTF-8."""
+    return provn(document).encode()
 
 
 async def get_claim_provenance(request: Request) -> Response:

@@ -3,7 +3,8 @@
 Every answer carries ``Knewwhen-Position``, the last position the projections had applied
 when the question was asked (for an immutable answer from the cache: when it was first
 read); ``?min_position=N`` waits (bounded) until they reach N. Knowledge at a given time,
-history, changes up to a given time and timelines are cached (``consult_cached``).
+history, changes up to a given time and timelines are cached (``consult_cached``), and so is
+provenance at a given time (``routes_audit``, decision 048).
 """
 
 from __future__ import annotations
@@ -124,9 +125,13 @@ async def consult(
 
 
 async def consult_cached(
-    request: Request, asked: Asked, question: Callable[[Ledger], Any]
+    request: Request,
+    asked: Asked,
+    question: Callable[[Ledger], Any],
+    encode: Callable[[Any], bytes] = _encode,
 ) -> Response:
-    """Like ``consult``, but the encoded answer is cached (``Asked.cache_key``).
+    """Like ``consult``, but the answer, ``encode``d (as JSON unless said), is cached
+    (``Asked.cache_key``).
 
     An immutable answer is found without touching the database and served as immutable; any
     other is found under the story's last position (one statement reads it: on PostgreSQL on
@@ -160,7 +165,7 @@ async def consult_cached(
                 # compressed does not hold its plain bytes in memory too.
                 plain = found.answers.get(full_key) if gzip else None
                 if plain is None:
-                    body = _encode(question(ledger))
+                    body = encode(question(ledger))
                     plain = CachedAnswer(body, entity_tag(body), position, immutable)
                 cached = for_gzip(plain) if gzip else plain
                 found.answers.put(variant_key(full_key, gzip), cached)
@@ -175,14 +180,16 @@ def answer_response(
     request: Request, found: Services, asked: Asked, answer: CachedAnswer, position: int
 ) -> Response:
     """The cached answer, or 304 when ``If-None-Match`` names its ETag; a request without
-    ``min_position`` is remembered as asking ``asked``."""
-    if "min_position" not in request.query_params:
+    ``min_position`` is remembered as asking ``asked`` (unless its answer was negotiated)."""
+    if "min_position" not in request.query_params and not asked.negotiated:
         found.asked.remember(raw_request(request.scope), asked)
     headers = answer_headers(found, answer, position)
+    if asked.negotiated:
+        headers["Vary"] = "Accept, Accept-Encoding"
     if if_none_match(request, answer.etag):
         headers.pop("Content-Encoding", None)  # no body to decode
         return Response(status_code=304, headers=headers)
-    return Response(answer.body, headers=headers, media_type="application/json")
+    return Response(answer.body, headers=headers, media_type=asked.media_type)
 
 
 def require_story(ledger: Ledger, story: str) -> StorySummary:

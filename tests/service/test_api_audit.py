@@ -74,7 +74,7 @@ def test_the_bundled_story_provenance_parses_as_prov(client: TestClient, ledger:
     story = client.get(f"/v1/stories/{STORY}/provenance", params={"at": "2021-02-01"})
     assert story.status_code == 200
     assert story.headers["content-type"] == "application/json"
-    assert story.headers["vary"] == "Accept"
+    assert story.headers["vary"] == "Accept, Accept-Encoding"  # cached: decision 048
     document = ProvDocument.deserialize(content=story.text, format="json")
     bundled = [json.loads(line) for line in bundled_story_path().read_text().splitlines() if line]
     activities = {str(a.identifier) for a in document.get_records(ProvActivity)}
