@@ -10,7 +10,7 @@ from msgspec import Meta
 from domain.events import AnyReportingEvent
 from domain.knowledge import Knowledge
 from service import openapi_audit, openapi_documents
-from service.openapi_parts import MOMENT, REF, STORY, header, json_content, query, ref
+from service.openapi_parts import MOMENT, REF, STORY, cached, header, json_content, query, ref
 from service.openapi_parts import errors as problems
 from service.openapi_parts import path_id as path_param
 from service.openapi_parts import read as read_operation
@@ -191,23 +191,37 @@ def document() -> dict[str, Any]:
             f"{story}/events/{{event}}": read(
                 "One stored event", ref("StoredEventView"), [STORY, event]
             ),
-            f"{story}/knowledge": read(
-                "The state of public knowledge at a moment, as recorded before another",
-                ref("Knowledge"),
-                [STORY, at, RECORDED_BEFORE],
+            f"{story}/knowledge": cached(
+                read(
+                    "The state of public knowledge at a moment, as recorded before another",
+                    ref("Knowledge"),
+                    [STORY, at, RECORDED_BEFORE],
+                ),
+                "when at is given",
             ),
-            f"{story}/claims/{{claim}}/history": read(
-                "A claim's state after each event that changed it",
-                ref("ClaimHistory"),
-                [STORY, claim, RECORDED_BEFORE],
+            f"{story}/claims/{{claim}}/history": cached(
+                read(
+                    "A claim's state after each event that changed it",
+                    ref("ClaimHistory"),
+                    [STORY, claim, RECORDED_BEFORE],
+                ),
+                "always",
             ),
-            f"{story}/changes": read(
-                "What became known or changed status in (from, to]",
-                ref("Changes"),
-                [STORY, *changes],
+            f"{story}/changes": cached(
+                read(
+                    "What became known or changed status in (from, to]",
+                    ref("Changes"),
+                    [STORY, *changes],
+                ),
+                "when to is given",
             ),
-            f"{story}/timeline": read(
-                "The story's events in public order", ref("Timeline"), [STORY, RECORDED_BEFORE]
+            f"{story}/timeline": cached(
+                read(
+                    "The story's events in public order",
+                    ref("Timeline"),
+                    [STORY, RECORDED_BEFORE],
+                ),
+                "always",
             ),
             **openapi_documents.paths(),
             **openapi_audit.paths(),

@@ -15,6 +15,7 @@ from service.cached_reads import POSITION_HEADER
 from service.openapi_parts import (
     MOMENT,
     STORY,
+    cached,
     component_json,
     header,
     param,
@@ -86,8 +87,7 @@ def provenance(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
         f"PROV-JSON by default; PROV-N when Accept names {PROVN}. Covers what was public at "
         "`at`, as recorded before `recorded_before`."
     )
-    operation["get"]["responses"]["200"]["headers"]["Vary"] = header("Accept")
-    return operation
+    return cached(operation, "when at is given", "Accept, Accept-Encoding (Accept without at)")
 
 
 def paths() -> dict[str, Any]:

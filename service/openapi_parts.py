@@ -109,3 +109,37 @@ def read(
             },
         }
     }
+
+
+IF_NONE_MATCH = param(
+    "If-None-Match",
+    "header",
+    "An ETag this answer had: 304 while it still has it",
+    {"type": "string"},
+)
+
+
+def cached(operation: dict[str, Any], when: str, vary: str = "Accept-Encoding") -> dict[str, Any]:
+    """``operation`` (a ``read``) as a GET whose answer is cached (``when`` says on which
+    requests, decision 006): its ETag, Cache-Control, Vary and Content-Encoding, and a 304."""
+    get = operation["get"]
+    get["parameters"].append(IF_NONE_MATCH)
+    get["responses"]["200"]["headers"].update(
+        {
+            "ETag": header(f"A strong ETag of the answer as sent, on a cached answer ({when})"),
+            "Cache-Control": header(
+                "no-cache while a later append could change the answer; public (private when"
+                " reads need a token), max-age one year, immutable once recorded_before bounds it"
+            ),
+            "Vary": header(vary),
+            "Content-Encoding": header(
+                "gzip, on a cached answer of 1 KiB or more to a request whose Accept-Encoding"
+                " admits it (decision 046)"
+            ),
+        }
+    )
+    get["responses"]["304"] = {
+        "description": "Not modified: If-None-Match names the answer's ETag",
+        "headers": {POSITION_HEADER: POSITION, "ETag": header("The answer's ETag")},
+    }
+    return operation

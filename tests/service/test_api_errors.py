@@ -13,9 +13,13 @@ from starlette.testclient import TestClient
 
 from service.api import create_app
 from service.application import Ledger
+from service.cli import bundled_story_path
+from service.importer import import_file
 from service.logs import JsonFormatter
 from service.settings import Settings
 from tests.service.wire import EVENTS, bearer, leak
+
+BUNDLED = "doj-zero-tolerance"
 
 
 def test_no_route_is_a_404_problem(client: TestClient) -> None:
@@ -118,3 +122,29 @@ def test_every_reference_in_the_openapi_document_resolves(client: TestClient) ->
     assert refs <= set(document["components"]["schemas"])
     knowledge = document["components"]["schemas"]["Knowledge"]
     assert set(knowledge["required"]) >= {"story", "at", "claims", "documents", "events_applied"}
+
+
+CACHED_READS = [
+    ("/v1/stories/{story}/knowledge", "/knowledge", {"at": "2021-02-01"}),
+    ("/v1/stories/{story}/claims/{claim}/history", "/claims/{claim}/history", {}),
+    ("/v1/stories/{story}/changes", "/changes", {"from": "2018-01-01", "to": "2021-02-01"}),
+    ("/v1/stories/{story}/timeline", "/timeline", {}),
+    ("/v1/stories/{story}/provenance", "/provenance", {"at": "2021-02-01"}),
+]
+
+
+@pytest.mark.parametrize(("template", "path", "params"), CACHED_READS)
+def test_the_openapi_document_declares_what_a_cached_answer_sends(
+    client: TestClient, ledger: Ledger, template: str, path: str, params: dict[str, str]
+) -> None:
+    import_file(ledger, bundled_story_path(), "cli:test")
+    declared = client.get("/openapi.json").json()["paths"][template]["get"]
+    url = f"/v1/stories/{BUNDLED}" + path.format(claim="sessions-take-away-children")
+    sent = client.get(url, params=params, headers={"Accept-Encoding": "gzip"})
+    assert sent.status_code == 200 and sent.headers["content-encoding"] == "gzip"
+    answered = {"etag", "cache-control", "vary", "content-encoding", "knewwhen-position"}
+    assert answered <= set(sent.headers)
+    assert answered <= {name.lower() for name in declared["responses"]["200"]["headers"]}
+    again = client.get(url, params=params, headers={"If-None-Match": sent.headers["etag"]})
+    assert again.status_code == 304 and "304" in declared["responses"]
+    assert "If-None-Match" in {p["name"] for p in declared["parameters"]}
