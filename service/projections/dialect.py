@@ -20,7 +20,7 @@ from typing import Any
 
 # The layout of the projection tables and their blobs. A database whose projections were
 # written in another format is refused until ``knewwhen replay`` rebuilds them (decision 007).
-PROJECTION_FORMAT = 5
+PROJECTION_FORMAT = 6
 
 LATEST_STATE_FIRST = " ORDER BY s.published_at DESC, s.position DESC, s.recorded_at DESC LIMIT 1"
 """Closes a query on a ``*_states`` table aliased ``s``: of the rows it admits, the one that

@@ -82,10 +82,12 @@ class StoryFold:
         """Take one save's acts; the claim and document state rows it (re)writes."""
         claims: list[StateRow] = []
         for key, new in rows.new_claim_acts.items():
-            acts = merged(self.claim_acts, key, new)
             start = rows.claims_from[key]
-            cut = bisect_left(acts, start, key=act_order)
             states = self.claim_states.setdefault(key, [])
+            stored = self.claim_acts.get(key, [])
+            cut = bisect_left(stored, start, key=act_order)  # the same once merged: new ≥ start
+            held = dict(zip(map(act_order, stored[cut:]), states[cut:], strict=True))
+            acts = merged(self.claim_acts, key, new)
             after = states[cut - 1] if cut else None
             states[cut:] = fold_claim(key, acts[cut:], after)
             claims.extend(
@@ -97,6 +99,7 @@ class StoryFold:
                     start,
                     rows.recorded_at,
                     rows.positions,
+                    held,
                 )
             )
             self._lower(self.claims_first, key, start)

@@ -9,10 +9,11 @@ build rows here, so they cannot write different ones.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -238,13 +239,17 @@ def document_state_rows(
     start: Start,
     recorded_at: int,
     fresh: Container[int],
+    held: Mapping[Start, DocumentState] = MappingProxyType({}),
 ) -> list[StateRow]:
     """A document's rows of the states after each act from ``start`` on, as of this recording
-    (its acts are kept apart, so the positions this save stored, ``fresh``, change nothing)."""
+    (its acts are kept apart, so the positions this save stored, ``fresh``, change nothing),
+    but those ``held`` already, as for claims (the projector and replay hold none for
+    documents: decision 049)."""
     return [
         (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
         for act, state in zip(acts, states, strict=True)
         if (act.published_at, act.position) >= start
+        and held.get((act.published_at, act.position)) != state
     ]
 
 
@@ -256,15 +261,21 @@ def claim_state_rows(
     start: Start,
     recorded_at: int,
     fresh: Container[int],
+    held: Mapping[Start, ClaimState] = MappingProxyType({}),
 ) -> list[StateRow]:
     """A claim's rows of the states after each act from ``start`` on, as of this recording;
     the acts at the positions this save stored (``fresh``) go in their rows, with their event's
-    id (decision 036)."""
+    id (decision 036). An earlier act's state that is what its point already holds (``held``:
+    the states after the acts stored before, by ``act_order``) is not written again: the row
+    that holds it still answers every later question (decision 049)."""
     rows: list[StateRow] = []
     for act, state in zip(acts, states, strict=True):
-        if (act.published_at, act.position) < start:
+        point = (act.published_at, act.position)
+        if point < start:
             continue
         own = act.position in fresh
+        if not own and held.get(point) == state:
+            continue
         rows.append(
             (
                 story,

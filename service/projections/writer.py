@@ -8,7 +8,7 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,9 +62,11 @@ class Subject:
     decode_act: Callable[[bytes], Any]
     fold: Callable[[str, list[Any], Any], Iterator[Any]]
     # The rows of one thing's states from a start on (story, key, acts, states, start,
-    # recorded_at, the positions this save stored): claims' carry their own acts.
+    # recorded_at, the positions this save stored, the states already held by act point):
+    # claims' carry their own acts.
     state_rows: Callable[
-        [str, str, Sequence[Any], Iterable[Any], Start, int, Container[int]], list[StateRow]
+        [str, str, Sequence[Any], Iterable[Any], Start, int, Container[int], Mapping[Start, Any]],
+        list[StateRow],
     ]
     decode_state: Callable[[bytes], Any] | None = None
 
@@ -256,11 +258,13 @@ class Projector:
                 stored[row["k"]].append(subject.decode_act(row["act"]))
         written: list[StateRow] = []
         for key in keys:
-            key_acts = sorted([*stored[key], *new_acts[key]], key=act_order)
+            old_acts = sorted(stored[key], key=act_order)
+            key_acts = sorted([*old_acts, *new_acts[key]], key=act_order)
             states = subject.fold(key, key_acts, resumed.get(key))
+            held = self._held(subject, key, old_acts, resumed.get(key))
             written.extend(
                 subject.state_rows(
-                    story, key, key_acts, states, starts[key], recorded_at, rows.positions
+                    story, key, key_acts, states, starts[key], recorded_at, rows.positions, held
                 )
             )
         self.dialect.insert_rows(cursor, subject.acts, act_rows)
@@ -281,6 +285,17 @@ class Projector:
                 earlier,
             )
         return len(new)
+
+    @staticmethod
+    def _held(subject: Subject, key: str, old_acts: list[Any], resumed: Any) -> Mapping[Start, Any]:
+        """For a resumable subject (claims), the state each stored act's point holds now: the
+        fold of the acts stored before this save, from the same start (decision 049). None
+        for documents, whose every state is written again (few acts each)."""
+        if not subject.resumable or not old_acts:
+            return {}
+        return dict(
+            zip(map(act_order, old_acts), subject.fold(key, old_acts, resumed), strict=True)
+        )
 
     def _resumable_states(
         self, cursor: Any, subject: Subject, story: str, points: list[ResumePoint]
