@@ -8,23 +8,14 @@ re-folds only the claims and documents it touched, from their stored acts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from domain.knowledge import (
-    ClaimState,
-    DocumentAct,
-    DocumentState,
-    act_order,
-    fold_claim,
-    fold_document,
-)
-from service.projections.dialect import LATEST_STATE_FIRST, Dialect
+from domain.knowledge import act_order
+from service.projections.dialect import Dialect
 from service.projections.rows import (
     ActRow,
     Batch,
@@ -32,108 +23,21 @@ from service.projections.rows import (
     Start,
     StateRow,
     batches,
-    claim_state_rows,
-    decode_claim_act,
-    decode_document_act,
-    document_state_rows,
     micros,
     save_rows,
 )
+from service.projections.subjects import CLAIMS, DOCUMENTS, Subject
 
 
 class RecordedOutOfOrder(Exception):
     """Another writer committed a later ``recorded_at`` first; the append retries with a new one."""
 
 
-@dataclass(frozen=True)
-class Subject:
-    """What the projector keeps for one kind of thing acts are about: claims or documents.
-
-    A resumable subject re-folds from the stored state before its earliest new act (claims:
-    their acts accumulate); the others re-fold all their acts (documents have few each).
-    Claims keep each act in the state row its own append wrote (decision 036): their ``acts``
-    are the rows of ``states`` that hold one. Documents keep theirs in a table apart.
-    """
-
-    column: str
-    things: str
-    acts: str
-    states: str
-    decode_act: Callable[[bytes], Any]
-    fold: Callable[[str, list[Any], Any], Iterator[Any]]
-    # The rows of one thing's states from a start on (story, key, acts, states, start,
-    # recorded_at, the positions this save stored, the states already held by act point):
-    # claims' carry their own acts.
-    state_rows: Callable[
-        [str, str, Sequence[Any], Iterable[Any], Start, int, Container[int], Mapping[Start, Any]],
-        list[StateRow],
-    ]
-    decode_state: Callable[[bytes], Any] | None = None
-
-    @property
-    def acts_in_states(self) -> bool:
-        """Whether the acts are kept in the state rows (claims) rather than a table apart."""
-        return self.acts == self.states
-
-    @property
-    def act_rows(self) -> str:
-        """The condition (on alias ``a``) that picks the rows holding acts, after a WHERE."""
-        return " AND a.act IS NOT NULL" if self.acts_in_states else ""
-
-    @property
-    def resumable(self) -> bool:
-        """Whether a fold of this subject can resume from a stored state."""
-        return self.decode_state is not None
-
-    @property
-    def prior_states(self) -> str:
-        """Per start point, the state that holds just before it (act order), as recorded now."""
-        return (
-            "WITH starts(k, p, pos) AS (VALUES {values})"
-            f" SELECT starts.k AS k, (SELECT s.state FROM {self.states} s"
-            f" WHERE s.story = ? AND s.{self.column} = starts.k"
-            " AND (s.published_at < starts.p OR (s.published_at = starts.p AND s.position < starts.pos))"
-            f"{LATEST_STATE_FIRST}) AS state FROM starts"
-        )
-
-    @property
-    def acts_after(self) -> str:
-        """Per start point, the acts at or after it, in fold order."""
-        return (
-            "WITH starts(k, p, pos) AS (VALUES {values})"
-            f" SELECT starts.k AS k, a.act FROM starts JOIN {self.acts} a"
-            f" ON a.story = ? AND a.{self.column} = starts.k"
-            " AND (a.published_at > starts.p OR (a.published_at = starts.p AND a.position >= starts.pos))"
-            f"{self.act_rows} ORDER BY starts.k, a.published_at, a.position"
-        )
-
-
-def fold_document_whole(key: str, acts: list[DocumentAct], after: None) -> Iterator[DocumentState]:
-    """Documents always re-fold from their first act."""
-    return fold_document(key, acts)
-
-
-CLAIMS = Subject(
-    "claim",
-    "kw_claims",
-    "kw_claim_states",
-    "kw_claim_states",
-    decode_claim_act,
-    fold_claim,
-    claim_state_rows,
-    msgspec.msgpack.Decoder(ClaimState).decode,
-)
-DOCUMENTS = Subject(
-    "document",
-    "kw_documents",
-    "kw_document_acts",
-    "kw_document_states",
-    decode_document_act,
-    fold_document_whole,
-    document_state_rows,
-)
 IN_LIST_CHUNK = 500
 POINTS_CHUNK = 300
+REFOLD_CHUNK = 100
+"""Things re-folded together: a save touching more (a long story's late acts) reads, folds and
+writes them a hundred at a time, so their acts are not all in memory at once."""
 ResumePoint = tuple[str, datetime, int]
 
 
@@ -220,7 +124,7 @@ class Projector:
         (``act_rows``, or with their states) and the states; count the things new to the story."""
         if not new_acts:
             return 0
-        story, recorded_at = rows.story, rows.recorded_at
+        story = rows.story
         q = self.dialect.sql
         keys = list(starts)
         first_public = {
@@ -236,15 +140,53 @@ class Projector:
             )
         }
         known = set(first_public)
+        for i in range(0, len(keys), REFOLD_CHUNK):
+            chunk = keys[i : i + REFOLD_CHUNK]
+            written = self._refolded(cursor, subject, rows, chunk, known, new_acts, starts)
+            self.dialect.insert_rows(cursor, subject.states, written)
+        # After every read of the stored acts: a document's are kept in a table apart.
+        self.dialect.insert_rows(cursor, subject.acts, act_rows)
+        new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
+        self.dialect.insert_rows(cursor, subject.things, new)
+        earlier = [
+            (micros(starts[key][0]), story, key)
+            for key, published in first_public.items()
+            if micros(starts[key][0]) < published
+        ]
+        if earlier:
+            cursor.executemany(
+                q(
+                    f"UPDATE {subject.things} SET first_published_at = ?"
+                    f" WHERE story = ? AND {subject.column} = ?"
+                ),
+                earlier,
+            )
+        return len(new)
+
+    def _refolded(
+        self,
+        cursor: Any,
+        subject: Subject,
+        rows: SaveRows,
+        keys: list[str],
+        known: set[str],
+        new_acts: dict[str, list[Any]],
+        starts: dict[str, Start],
+    ) -> list[StateRow]:
+        """The state rows of ``keys``, re-folded from the acts stored before this save (and
+        the states they resume from) with the save's own acts. ``keys`` are a part of what the
+        save touched: the acts and states read for them alone are in memory at once."""
+        story = rows.story
         stored: dict[str, list[Any]] = {key: [] for key in keys}
         resumed: dict[str, Any] = {}
-        if subject.resumable and known:
-            points = [(key, *starts[key]) for key in sorted(known)]
+        mine = known.intersection(keys)
+        if subject.resumable and mine:
+            points = [(key, *starts[key]) for key in sorted(mine)]
             resumed = self._resumable_states(cursor, subject, story, points)
             stored.update(
                 self._acts_from(cursor, subject, story, [p for p in points if p[0] in resumed])
             )
-        whole = sorted(known.difference(resumed))
+        whole = sorted(mine.difference(resumed))
         if whole:
             for row in self._select_in(
                 cursor,
@@ -264,27 +206,17 @@ class Projector:
             held = self._held(subject, key, old_acts, resumed.get(key))
             written.extend(
                 subject.state_rows(
-                    story, key, key_acts, states, starts[key], recorded_at, rows.positions, held
+                    story,
+                    key,
+                    key_acts,
+                    states,
+                    starts[key],
+                    rows.recorded_at,
+                    rows.positions,
+                    held,
                 )
             )
-        self.dialect.insert_rows(cursor, subject.acts, act_rows)
-        self.dialect.insert_rows(cursor, subject.states, written)
-        new = [(story, key, micros(starts[key][0])) for key in keys if key not in known]
-        self.dialect.insert_rows(cursor, subject.things, new)
-        earlier = [
-            (micros(starts[key][0]), story, key)
-            for key, published in first_public.items()
-            if micros(starts[key][0]) < published
-        ]
-        if earlier:
-            cursor.executemany(
-                q(
-                    f"UPDATE {subject.things} SET first_published_at = ?"
-                    f" WHERE story = ? AND {subject.column} = ?"
-                ),
-                earlier,
-            )
-        return len(new)
+        return written
 
     @staticmethod
     def _held(subject: Subject, key: str, old_acts: list[Any], resumed: Any) -> Mapping[Start, Any]:

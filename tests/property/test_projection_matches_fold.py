@@ -23,6 +23,7 @@ from domain.knowledge import (
 )
 from service.application import Ledger
 from service.importer import export_lines, import_file
+from service.projections import writer
 from service.projections.dialect import PROJECTION_TABLES
 from tests.strategies import BASE, histories
 
@@ -95,6 +96,36 @@ def test_claim_history_follows_the_fold(
             for h in history
         ]
         assert got == expected
+
+
+@pytest.fixture
+def one_thing_a_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The projector re-folds what a save touched one claim or document at a time."""
+    monkeypatch.setattr(writer, "REFOLD_CHUNK", 1)
+
+
+@PROPERTY
+@given(
+    events=histories(),
+    cuts=st.lists(st.integers(0, 20), max_size=4),
+    probes=st.lists(st.tuples(st.integers(-1, 9 * 60), st.integers(0, 6)), min_size=1, max_size=6),
+)
+def test_re_folded_a_thing_at_a_time_the_tables_answer_and_replay_alike(
+    ledger: Ledger,
+    one_thing_a_chunk: None,
+    events: list[ReportingEvent],
+    cuts: list[int],
+    probes: list[tuple[int, int]],
+) -> None:
+    story = f"s-{uuid.uuid4().hex[:8]}"
+    stored = record_in_batches(ledger, story, events, cuts)
+    for minutes, r_index in probes:
+        at = BASE + timedelta(minutes=minutes)
+        before = stored[r_index % len(stored)].recorded_at if r_index < len(stored) else None
+        assert ledger.reader.knowledge(story, at, before) == knowledge_at(story, stored, at, before)
+    live = dump(ledger)
+    ledger.replay()
+    assert dump(ledger) == live
 
 
 def dump(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
