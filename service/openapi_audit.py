@@ -98,11 +98,11 @@ def paths() -> dict[str, Any]:
             "tree head and every projection table; the first failing leaf index",
             "description": "Runs in a child process of the server (~50 s at a million events,"
             " while the server goes on answering); one at a time per server process: requests"
-            " that come while one runs share the next (decision 047). A report ready within 2 s is an ordinary"
-            " answer; a later one follows a 200 sent at 2 s, whose body opens with a space"
-            " every second (whitespace JSON allows before a value) so that no read timeout fires;"
-            " should the verification fail after that, the answer ends unfinished (decision"
-            " 045).",
+            " that come while one runs share the next (decision 047). A report ready within 2 s"
+            " is an ordinary answer; a later one follows a 200 sent at 2 s, whose body opens"
+            " with a space every second (whitespace JSON allows before a value) so that no read"
+            " timeout fires; should the verification fail after that, the answer ends"
+            " unfinished (decision 045).",
             "security": [{"bearer": []}],
             "responses": {
                 "200": {
