@@ -307,6 +307,7 @@ class Ledger(Application[str]):
             folds = stack.enter_context(story_folds(self.database, statement, total, workers))
             stack.enter_context(self._write_lock)
             cursor = stack.enter_context(datastore.transaction(commit=True))
+            self.dialect.may_wait_in(cursor)
             bar = stack.enter_context(
                 tqdm(total=2 * total, unit="ev", disable=not progress, desc="replay")
             )

@@ -172,6 +172,7 @@ def snapshot(datastore: Any, dialect: Dialect, store: EventStore) -> Iterator[Sn
     ``Snapshot.ordered`` opens more cursors on it, each a table read through in step."""
     if dialect.name == "postgres":
         with reading(datastore, dialect, snapshot=True) as cursor:
+            dialect.may_wait_in(cursor)
             yield Snapshot(cursor, dialect, store)
         return
     with datastore.transaction(commit=False) as cursor:

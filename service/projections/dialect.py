@@ -239,6 +239,15 @@ class Dialect:
         """Rewrite ``?`` markers for this database."""
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
+    def may_wait_in(self, cursor: Any) -> None:
+        """Let the open transaction of ``cursor`` wait as long as it must between statements:
+        replay's and verify's wait for their workers (a long story's fold, the log recomputed)
+        for seconds. On PostgreSQL the library ends a connection idle in a transaction after
+        ``POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT`` (5 s unless set), which ended them
+        mid-way; this transaction alone now has no such limit. SQLite has none."""
+        if self.name == "postgres":
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+
     def insert_rows(
         self, cursor: Any, table: str, rows: Sequence[Sequence[Any]], suffix: str = ""
     ) -> None:
