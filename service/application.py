@@ -266,6 +266,28 @@ class Ledger(Application[str]):
         story: Story = self.repository.get(story_id, projector_func=project_story)
         return story
 
+    def needs_loading(self, story_id: str) -> bool:
+        """Whether an append to ``story_id`` would load it first (not in the aggregate cache)."""
+        cache = self.repository.cache
+        if cache is None:
+            return False
+        try:
+            cache.get(story_id)
+        except KeyError:
+            return True
+        return False
+
+    def load_into_cache(self, story_id: str) -> None:
+        """Load a stored story into the aggregate cache, outside the write lock: the writer
+        would otherwise load it while every other append waits (one story of 100,000 events
+        took 0.85 s). The writer brings it up to date with whatever is stored meanwhile, as it
+        does any cached story; a story with no events is left to the writer to open."""
+        cache = self.repository.cache
+        if cache is None or not self.needs_loading(story_id):
+            return
+        with contextlib.suppress(AggregateNotFoundError):
+            cache.put(story_id, load_story(self.recorder, self.mapper, story_id))
+
     def _next_recorded_at(self) -> datetime:
         """Strictly increasing recording times within this process (the store checks across)."""
         now = self.clock().astimezone(UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -55,6 +56,8 @@ async def post_events(request: Request) -> Response:
     events = [domain_event(e) for e in (decoded if batch else [decoded])]
     if not events:
         raise unprocessable("", "a batch holds at least one event")
+    if found.ledger.needs_loading(story):  # in a thread of its own: not the writer, no reader
+        await run_in_threadpool(found.ledger.load_into_cache, story)
     try:
         written = await found.appends.append(story, events, principal.name, expected, must_exist)
         receipts, created = written.receipts, written.created

@@ -4,20 +4,25 @@ process goes on appending to."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from domain.events import ReportingEvent
 from domain.story import Story, project_story
+from service import application
 from service.application import Ledger
 from service.story_loading import load_story
 from tests.builders import claim, event
 from tests.property.test_projection_matches_fold import PROPERTY, record_in_batches
+from tests.service.wire import bearer
 from tests.strategies import histories
 
 
@@ -69,3 +74,39 @@ def test_a_new_process_loads_a_story_and_appends_to_it(tmp_path: Path) -> None:
         assert (story.story_version, story.version, story.claims) == (2, 3, {"c"})
     finally:
         second.close()
+
+
+def test_a_story_is_loaded_into_the_cache_ahead_of_its_append(ledger: Ledger) -> None:
+    published = event("story_published", "e1", "a", "2020-10-06T10:00", claim("c1", "asserts"))
+    ledger.append("s", [published], "t")
+    ledger._forget("s")
+    assert ledger.needs_loading("s") and ledger.needs_loading("never-written")
+    ledger.load_into_cache("s")
+    ledger.load_into_cache("never-written")  # nothing to load: the writer opens it
+    assert not ledger.needs_loading("s") and ledger.needs_loading("never-written")
+    assert ledger.story("s").story_version == 1
+
+
+def test_a_post_loads_its_story_off_the_writer_thread(
+    client: TestClient, ledger: Ledger, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published = event("story_published", "e1", "a", "2020-10-06T10:00", claim("c1", "asserts"))
+    ledger.append("s", [published], "t")
+    ledger._forget("s")
+    loaded_in: list[str] = []
+
+    def watched(*args: Any) -> Story:
+        loaded_in.append(threading.current_thread().name)
+        return load_story(*args)
+
+    monkeypatch.setattr(application, "load_story", watched)
+    confirmed = {
+        "id": "e2",
+        "type": "report_confirmed",
+        "source": "b",
+        "published_at": "2020-10-06T11:00:00Z",
+        "claims": [{"id": "c1", "stance": "confirms"}],
+    }
+    posted = client.post("/v1/stories/s/events", json=confirmed, headers=bearer(tokens["writer"]))
+    assert posted.status_code == 201
+    assert len(loaded_in) == 1 and loaded_in[0] != "knewwhen-writer"
