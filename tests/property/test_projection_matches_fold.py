@@ -50,17 +50,14 @@ def record_in_batches(
     return stored
 
 
-@PROPERTY
-@given(
-    events=histories(),
-    cuts=st.lists(st.integers(0, 20), max_size=4),
-    probes=st.lists(st.tuples(st.integers(-1, 9 * 60), st.integers(0, 6)), min_size=1, max_size=6),
-)
-def test_knowledge_equals_the_reference_fold(
-    ledger: Ledger, events: list[ReportingEvent], cuts: list[int], probes: list[tuple[int, int]]
+CUTS = st.lists(st.integers(0, 20), max_size=4)
+PROBES = st.lists(st.tuples(st.integers(-1, 9 * 60), st.integers(0, 6)), min_size=1, max_size=6)
+
+
+def answers_as_the_fold(
+    ledger: Ledger, story: str, stored: list[RecordedEvent], probes: list[tuple[int, int]]
 ) -> None:
-    story = f"s-{uuid.uuid4().hex[:8]}"
-    stored = record_in_batches(ledger, story, events, cuts)
+    """Knowledge at each probed (T, R) is the reference fold's."""
     recorded_times = sorted({r.recorded_at for r in stored})
     for minutes, r_index in probes:
         at = BASE + timedelta(minutes=minutes)
@@ -72,7 +69,16 @@ def test_knowledge_equals_the_reference_fold(
 
 
 @PROPERTY
-@given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
+@given(events=histories(), cuts=CUTS, probes=PROBES)
+def test_knowledge_equals_the_reference_fold(
+    ledger: Ledger, events: list[ReportingEvent], cuts: list[int], probes: list[tuple[int, int]]
+) -> None:
+    story = f"s-{uuid.uuid4().hex[:8]}"
+    answers_as_the_fold(ledger, story, record_in_batches(ledger, story, events, cuts), probes)
+
+
+@PROPERTY
+@given(events=histories(), cuts=CUTS)
 def test_claim_history_follows_the_fold(
     ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
 ) -> None:
@@ -105,11 +111,7 @@ def one_thing_a_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @PROPERTY
-@given(
-    events=histories(),
-    cuts=st.lists(st.integers(0, 20), max_size=4),
-    probes=st.lists(st.tuples(st.integers(-1, 9 * 60), st.integers(0, 6)), min_size=1, max_size=6),
-)
+@given(events=histories(), cuts=CUTS, probes=PROBES)
 def test_re_folded_a_thing_at_a_time_the_tables_answer_and_replay_alike(
     ledger: Ledger,
     one_thing_a_chunk: None,
@@ -118,11 +120,7 @@ def test_re_folded_a_thing_at_a_time_the_tables_answer_and_replay_alike(
     probes: list[tuple[int, int]],
 ) -> None:
     story = f"s-{uuid.uuid4().hex[:8]}"
-    stored = record_in_batches(ledger, story, events, cuts)
-    for minutes, r_index in probes:
-        at = BASE + timedelta(minutes=minutes)
-        before = stored[r_index % len(stored)].recorded_at if r_index < len(stored) else None
-        assert ledger.reader.knowledge(story, at, before) == knowledge_at(story, stored, at, before)
+    answers_as_the_fold(ledger, story, record_in_batches(ledger, story, events, cuts), probes)
     live = dump(ledger)
     ledger.replay()
     assert dump(ledger) == live
@@ -146,7 +144,7 @@ def dump(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
+@given(events=histories(), cuts=CUTS)
 def test_replay_rebuilds_identical_tables(
     ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
 ) -> None:
@@ -161,7 +159,7 @@ def test_replay_rebuilds_identical_tables(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
+@given(events=histories(), cuts=CUTS)
 def test_export_then_import_round_trips(
     ledger: Ledger,
     tmp_path_factory: pytest.TempPathFactory,
