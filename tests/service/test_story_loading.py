@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from domain.events import ReportingEvent
 from domain.story import Story, project_story
-from service import application
+from service import application, story_loading
 from service.application import Ledger
 from service.story_loading import load_story
 from tests.builders import claim, event
@@ -31,10 +31,17 @@ def state(story: Story) -> dict[str, object]:
     return dict(vars(story))
 
 
+@pytest.fixture(params=[story_loading.PAGE, 2, 1], ids=["a page", "pages of 2", "pages of 1"])
+def page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many stored events ``load_story`` reads at a time."""
+    monkeypatch.setattr(story_loading, "PAGE", request.param)
+    return int(request.param)
+
+
 @settings(PROPERTY, max_examples=15)
 @given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
 def test_a_story_loads_as_the_library_rebuilds_it(
-    ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
+    ledger: Ledger, page: int, events: list[ReportingEvent], cuts: list[int]
 ) -> None:
     story_id = f"s-{uuid.uuid4().hex[:8]}"
     record_in_batches(ledger, story_id, events, cuts)
