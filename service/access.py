@@ -41,6 +41,9 @@ class Services:
     tokens: TokenStore
     tips: AsyncTips | None = None  # PostgreSQL: tips read on the event loop
     reads: ReadThreads = field(init=False)
+    # Reads of a whole story (provenance, a timeline, the documents), which take seconds on a
+    # long one, in a thread of their own: the other reads do not wait behind them.
+    whole_story_reads: ReadThreads = field(init=False)
     appends: AppendWriter = field(init=False)
     answers: AnswerCache = field(init=False)
     asked: AskedBefore = field(init=False)
@@ -55,6 +58,8 @@ class Services:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reads", ReadThreads(self.settings.reads_at_once))
+        whole_story = ReadThreads(1, name="knewwhen-whole-story-reader")
+        object.__setattr__(self, "whole_story_reads", whole_story)
         object.__setattr__(self, "appends", AppendWriter(self.ledger))
         object.__setattr__(self, "answers", AnswerCache(self.settings.answer_cache_bytes))
         object.__setattr__(self, "asked", AskedBefore())
@@ -70,18 +75,23 @@ class Services:
         have run the reads queued."""
         self.appends.close()
         self.reads.close()
+        self.whole_story_reads.close()
         self.freshness.close()
         if self.loop_tokens is not None:
             self.loop_tokens.close()
 
-    async def in_thread(self, work: Callable[..., T], *args: object) -> T:
-        """Run blocking database work in one of the ``reads_at_once`` reader threads.
+    async def in_thread(
+        self, work: Callable[..., T], *args: object, whole_story: bool = False
+    ) -> T:
+        """Run blocking database work in one of the ``reads_at_once`` reader threads, or, for
+        a read of a ``whole_story``, in the thread kept for those (decision 050).
 
         The bound keeps every reader on a connection of its own (SQLite, decision 030) or a
-        pooled one (the library's pool keeps 5 and closes any beyond), so a read never pays
+        pooled one (the library's pool keeps 6 and closes any beyond), so a read never pays
         for a new connection and a cold cache.
         """
-        return await self.reads.run(work, *args)
+        threads = self.whole_story_reads if whole_story else self.reads
+        return await threads.run(work, *args)
 
 
 def services(request: Request) -> Services:

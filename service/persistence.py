@@ -356,7 +356,8 @@ def environment(database: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_ORIGINATOR_ID_TYPE": "text",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_POOL_SIZE": "5",
+            # A server's four reader threads, its whole-story reader and its writer.
+            "POSTGRES_POOL_SIZE": "6",
         }
     return {
         **common,

@@ -166,8 +166,8 @@ async def provenance_response(request: Request, claim: str | None) -> Response:
     if at is not None:  # else at "now": an answer for this instant alone
         key = ("provenance", story, claim, at, recorded_before, media_type)
         asked = Asked(key, story, recorded_before, media_type, negotiated=True)
-        return await consult_cached(request, asked, document, encode)
-    answer, headers = await consult(request, document)
+        return await consult_cached(request, asked, document, encode, whole_story=True)
+    answer, headers = await consult(request, document, whole_story=True)
     headers["Vary"] = "Accept"
     return Response(encode(answer), headers=headers, media_type=media_type)
 

@@ -61,7 +61,7 @@ async def list_documents(request: Request) -> Response:
         found = Documents.of(ledger).documents(story, at, before)
         return DocumentList(story, at, before, tuple(found))
 
-    answer, headers = await consult(request, documents)
+    answer, headers = await consult(request, documents, whole_story=True)
     return json_response(answer, headers=headers)
 
 

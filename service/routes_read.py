@@ -78,14 +78,17 @@ Attempt = tuple[int, tuple[T] | None]
 
 
 async def until_reached(
-    found: Services, wanted: int | None, read: Callable[[Ledger], Attempt[T]]
+    found: Services,
+    wanted: int | None,
+    read: Callable[[Ledger], Attempt[T]],
+    whole_story: bool = False,
 ) -> tuple[int, T]:
     """Run ``read`` in a reader thread; while it finds the projections short of ``wanted``,
     retry (bounded by ``min_position_wait_seconds``, then 503)."""
     deadline = time.monotonic() + found.settings.min_position_wait_seconds
     pause = 0.01
     while True:
-        position, answer = await found.in_thread(read, found.ledger)
+        position, answer = await found.in_thread(read, found.ledger, whole_story=whole_story)
         if answer is not None:
             return position, answer[0]
         remaining = deadline - time.monotonic()
@@ -104,11 +107,16 @@ async def until_reached(
 
 
 async def consult(
-    request: Request, question: Callable[[Ledger], T], *, waits: bool = True
+    request: Request,
+    question: Callable[[Ledger], T],
+    *,
+    waits: bool = True,
+    whole_story: bool = False,
 ) -> tuple[T, dict[str, str]]:
     """Authorize a read, wait for ``min_position`` (unless not ``waits``: the Memento routes,
     whose query string is their URI-R's), then answer ``question`` off the event loop: the
-    position and the answer in one read snapshot, in one worker-thread hop."""
+    position and the answer in one read snapshot, in one worker-thread hop (the whole-story
+    reads' thread for a ``whole_story`` question)."""
     found = services(request)
     await authorize(request, write=False)
     wanted = query_int(request, "min_position", 0, MAX_POSITION) if waits else None
@@ -120,7 +128,7 @@ async def consult(
                 return position, None
             return position, (question(ledger),)
 
-    position, answer = await until_reached(found, wanted, read)
+    position, answer = await until_reached(found, wanted, read, whole_story)
     return answer, {POSITION_HEADER: str(position)}
 
 
@@ -129,6 +137,8 @@ async def consult_cached(
     asked: Asked,
     question: Callable[[Ledger], Any],
     encode: Callable[[Any], bytes] = _encode,
+    *,
+    whole_story: bool = False,
 ) -> Response:
     """Like ``consult``, but the answer, ``encode``d (as JSON unless said), is cached
     (``Asked.cache_key``).
@@ -171,7 +181,7 @@ async def consult_cached(
                 found.answers.put(variant_key(full_key, gzip), cached)
         return position, (cached,)
 
-    position, cached = await until_reached(found, wanted, read)
+    position, cached = await until_reached(found, wanted, read, whole_story)
     found.freshness.remember(version, asked.story, seen[-1])
     return answer_response(request, found, asked, cached, position)
 
@@ -320,7 +330,7 @@ async def get_timeline(request: Request) -> Response:
         return Timeline(story, recorded_before, tuple(entries))
 
     asked = Asked(("timeline", story, recorded_before), story, recorded_before)
-    return await consult_cached(request, asked, timeline)
+    return await consult_cached(request, asked, timeline, whole_story=True)
 
 
 async def healthz(request: Request) -> Response:
