@@ -256,13 +256,9 @@ class Ledger(Application[str]):
         """The story as stored: the aggregate cache's (brought up to date with any events stored
         since), or on a miss loaded decoding only what it keeps (``load_story``, decision 034).
         Raises ``AggregateNotFoundError`` when it has no events."""
-        cache = self.repository.cache
-        if cache is None:
+        if self.repository.cache is None:
             return load_story(self.recorder, self.mapper, story_id)
-        try:
-            cache.get(story_id)
-        except KeyError:
-            cache.put(story_id, load_story(self.recorder, self.mapper, story_id))
+        self.load_into_cache(story_id)  # none stored: the library's get raises, as it would
         story: Story = self.repository.get(story_id, projector_func=project_story)
         return story
 
