@@ -105,12 +105,14 @@ class StoryFold:
             self._lower(self.claims_first, key, start)
         documents: list[StateRow] = []
         for key, added in rows.new_document_acts.items():
+            published = self.document_acts.get(key, [])
+            had = dict(zip(map(act_order, published), fold_document(key, published), strict=True))
             acts_of = merged(self.document_acts, key, added)
             start = rows.documents_from[key]
             folded = list(fold_document(key, acts_of))
             documents.extend(
                 document_state_rows(
-                    self.story, key, acts_of, folded, start, rows.recorded_at, rows.positions
+                    self.story, key, acts_of, folded, start, rows.recorded_at, rows.positions, had
                 )
             )
             self._lower(self.documents_first, key, start)

@@ -243,8 +243,7 @@ def document_state_rows(
 ) -> list[StateRow]:
     """A document's rows of the states after each act from ``start`` on, as of this recording
     (its acts are kept apart, so the positions this save stored, ``fresh``, change nothing),
-    but those ``held`` already, as for claims (the projector and replay hold none for
-    documents: decision 049)."""
+    but those its point already holds (``held``), as for claims (decision 049)."""
     return [
         (story, key, recorded_at, micros(act.published_at), act.position, encode_blob(state))
         for act, state in zip(acts, states, strict=True)

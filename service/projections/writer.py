@@ -220,10 +220,9 @@ class Projector:
 
     @staticmethod
     def _held(subject: Subject, key: str, old_acts: list[Any], resumed: Any) -> Mapping[Start, Any]:
-        """For a resumable subject (claims), the state each stored act's point holds now: the
-        fold of the acts stored before this save, from the same start (decision 049). None
-        for documents, whose every state is written again (few acts each)."""
-        if not subject.resumable or not old_acts:
+        """The state each stored act's point holds now: the fold of the acts stored before this
+        save, from the same start (decision 049)."""
+        if not old_acts:
             return {}
         return dict(
             zip(map(act_order, old_acts), subject.fold(key, old_acts, resumed), strict=True)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from service.application import Ledger
-from tests.builders import at, claim, event
+from tests.builders import at, claim, document, event
 
 
 def appended(ledger: Ledger, name: str, source: str, published: str, stance: str) -> None:
@@ -54,3 +54,31 @@ def test_a_late_act_that_changes_later_states_rewrites_them(ledger: Ledger) -> N
     assert before_e4 is not None and now is not None
     assert (before_e4.disputed_by, now.disputed_by) == ((), ("c",))
     assert now.supported_by == ("a", "b")
+
+
+def test_a_late_publication_that_changes_no_later_revision_writes_only_its_own_state(
+    ledger: Ledger,
+) -> None:
+    def published(name: str, when: str, text: str) -> None:
+        kind = "story_published" if name == "e1" else "report_confirmed"
+        paper = document("d1", author="a", text=text)
+        happened = event(kind, name, "a", f"2020-10-06T{when}", claim("c1", "asserts"), doc=paper)
+        ledger.append("s", [happened], "t")
+
+    published("e1", "10:00", "x")
+    published("e2", "12:00", "y")  # the second revision
+    published("e3", "11:00", "x")  # late; the first revision again: e2's state is unchanged
+
+    def document_rows() -> list[str]:
+        with ledger.reader.cursor() as cursor:
+            cursor.execute(
+                "SELECT e.event_id FROM kw_document_states s JOIN kw_events e"
+                " ON e.position = s.position ORDER BY s.published_at, s.position, s.recorded_at"
+            )
+            return [r["event_id"] for r in cursor.fetchall()]
+
+    assert document_rows() == ["e1", "e3", "e2"]
+    ledger.replay(workers=0)
+    assert document_rows() == ["e1", "e3", "e2"]  # replay leaves out the same row
+    revisions = ledger.reader.knowledge("s", at("2020-10-06T12:00"), None).documents
+    assert [(d.id, d.revisions) for d in revisions] == [("d1", 2)]
