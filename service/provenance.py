@@ -8,7 +8,6 @@ and the knowledge answer at (T, R)), never by replaying the stream. The result i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from domain.errors import UnknownClaim
 from domain.knowledge import ClaimKnowledge, fold_document
 from service.application import Ledger
-from service.provenance_scope import EventRow, Scope, read_scope
+from service.provenance_scope import EventRow, Scope, read_claim_scope, read_scope
 
 BASE = "https://knewwhen.example/"
 PRIMARY_SOURCE_TYPES = frozenset({"draft_leaked", "document_released"})
@@ -99,44 +98,25 @@ def provenance_document(
     Raises ``StoryNotFound``, or ``UnknownClaim`` when the claim is not public at ``at``.
     """
     at = at or datetime.now(UTC)
-    scope = read_scope(ledger, story, at, recorded_before)
-    claims = scope.claims
-    if claim is not None:
-        claims = [c for c in claims if c.id == claim]
-        if not claims:
-            raise UnknownClaim(f"story {story!r} has no claim {claim!r} public at {iso(at)}")
-    events = (
-        set(scope.events)
-        if claim is None
-        else closure(scope, {a.event_id for a in scope.claim_acts.get(claim, ())})
-    )
-    builder = ProvBuilder(story)
-    for c in claims:
-        add_claim(builder, scope, c)
-    for event_id in sorted(events, key=lambda e: scope.events[e].position):
-        add_event(builder, scope.events[event_id])
-    add_documents(builder, scope, events)
-    add_citations(builder, scope, events)
+    if claim is None:
+        return prov_of(read_scope(ledger, story, at, recorded_before))
+    scope = read_claim_scope(ledger, story, claim, at, recorded_before)
+    if not scope.claims:
+        raise UnknownClaim(f"story {story!r} has no claim {claim!r} public at {iso(at)}")
+    return prov_of(scope)
+
+
+def prov_of(scope: Scope) -> Json:
+    """PROV-JSON of everything ``scope`` holds: its claims, its events in the order they were
+    stored, the documents they published and the citations between them."""
+    builder = ProvBuilder(scope.story)
+    for claim in scope.claims:
+        add_claim(builder, scope, claim)
+    for event in sorted(scope.events.values(), key=lambda e: e.position):
+        add_event(builder, event)
+    add_documents(builder, scope)
+    add_citations(builder, scope)
     return builder.doc
-
-
-def closure(scope: Scope, start: Iterable[str]) -> set[str]:
-    """The events, the events they cite, and every event publishing the same documents."""
-    by_document: dict[str, set[str]] = {}
-    for doc_id, acts in scope.document_acts.items():
-        by_document[doc_id] = {a.event_id for a in acts}
-    found: set[str] = set()
-    todo = [e for e in start if e in scope.events]
-    while todo:
-        event_id = todo.pop()
-        if event_id in found:
-            continue
-        found.add(event_id)
-        event = scope.events[event_id]
-        todo.extend(c for c in event.cites if c in scope.events)
-        if event.document is not None:
-            todo.extend(by_document.get(event.document, ()))
-    return found
 
 
 def add_claim(builder: ProvBuilder, scope: Scope, claim: ClaimKnowledge) -> None:
@@ -219,11 +199,10 @@ def revision_id(document: str, revision: int) -> str:
     return f"st:document/{local(document)}/revision/{revision}"
 
 
-def add_documents(builder: ProvBuilder, scope: Scope, events: set[str]) -> None:
-    """Each document the events published, and every revision of it, with who made each."""
+def add_documents(builder: ProvBuilder, scope: Scope) -> None:
+    """Each document the scope's events published, and every revision of it, with who made
+    each."""
     for doc_id, acts in scope.document_acts.items():
-        if not any(a.event_id in events for a in acts):
-            continue
         general = f"st:document/{local(doc_id)}"
         builder.record("entity", general, {"prov:type": qname("kw:Document"), "kw:id": doc_id})
         previous = 0
@@ -291,13 +270,14 @@ def published_revisions(scope: Scope) -> dict[str, str]:
     return found
 
 
-def add_citations(builder: ProvBuilder, scope: Scope, events: set[str]) -> None:
-    """``wasInformedBy`` for each citation; ``wasDerivedFrom`` between the documents involved."""
+def add_citations(builder: ProvBuilder, scope: Scope) -> None:
+    """``wasInformedBy`` for each citation within the scope; ``wasDerivedFrom`` between the
+    documents involved."""
     revisions = published_revisions(scope)
-    for event_id in sorted(events, key=lambda e: scope.events[e].position):
-        event = scope.events[event_id]
+    for event in sorted(scope.events.values(), key=lambda e: e.position):
+        event_id = event.event_id
         for cited in event.cites:
-            if cited not in events:
+            if cited not in scope.events:
                 continue
             builder.relate(
                 "wasInformedBy",
