@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -41,6 +41,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 of the server's, not an event public only later (which the record cannot hold; rejected)."""
 
 
+Held = MutableMapping[str, bytes]
+"""Of the events a story holds, those a command may name, by id: each one's SHA-256 (32 raw
+bytes). The caller looks up at least the ids the command records and cites (in the store, or
+in a dry run's own record); recording an event adds it. A story keeps no such map itself, so
+its memory does not grow with its length (decision 052)."""
+
+
 def digest_of(event: ReportingEvent) -> str:
     """The SHA-256 of the event's canonical body: equal digests mean an idempotent retry."""
     return hashlib.sha256(canonical_body(event)).hexdigest()
@@ -57,10 +64,7 @@ class KeptStance(Protocol):
 
 
 class Kept(Protocol):
-    """What a story keeps of a reporting event: its id and stances."""
-
-    @property
-    def id(self) -> str: ...
+    """What a story keeps of a reporting event: its stances."""
 
     @property
     def claims(self) -> Sequence[KeptStance]: ...
@@ -74,19 +78,17 @@ class KeptClaim(Struct, frozen=True):
 
 
 class KeptEvent(Struct, frozen=True):
-    """Of a reporting event, what a story keeps: its id and stances."""
+    """Of a reporting event, what loading a story decodes: its stances."""
 
-    id: str
     claims: tuple[KeptClaim, ...] = ()
 
 
 class KeptRecord(Struct, frozen=True):
-    """A stored ``Story.EventRecorded`` decoded only as far as the story needs to load: no
-    document, no texts, no patterns checked (they were when it was recorded)."""
+    """A stored ``Story.EventRecorded`` decoded only as far as loading a story needs: no
+    digest, no document, no texts, no patterns checked (they were when it was recorded)."""
 
     originator_version: int
     timestamp: datetime
-    digest: str
     event: KeptEvent
 
 
@@ -116,31 +118,30 @@ class Story(BaseAggregate[str]):
         digest: str
 
         def apply(self, aggregate: Any) -> None:
-            """Remember the event's id, digest and the claims it asserts."""
+            """Count the event and remember the claims it asserts."""
             story: Story = aggregate
-            story.remember(self.event, self.digest)
+            story.remember(self.event)
 
     def __init__(self) -> None:
-        # Event id -> the SHA-256 of its body, as 32 raw bytes (half the memory of hex).
-        self.digests: dict[str, bytes] = {}
+        self.story_version = 0
+        """How many reporting events the story holds."""
         self.claims: set[str] = set()
+        """The claims its events assert: only an ``asserts`` may introduce one."""
 
     @classmethod
     def open(cls, story_id: str, opened_at: datetime) -> Story:
         """Start a story; its first reporting event follows in the same save."""
         return cls._create(cls.Opened, id=story_id, timestamp=opened_at)
 
-    @property
-    def story_version(self) -> int:
-        """How many reporting events the story holds."""
-        return len(self.digests)
-
-    def record(self, event: ReportingEvent, *, recorded_at: datetime, recorded_by: str) -> bool:
+    def record(
+        self, event: ReportingEvent, *, recorded_at: datetime, recorded_by: str, held: Held
+    ) -> bool:
         """Record ``event``; False when the same id with the same body is already recorded.
+        ``held`` has at least the event's id and the ids it cites, if the story holds them.
 
         Raises a ``DomainError`` naming the field when the event breaks a rule.
         """
-        admitted = self.admit(event, recorded_at)
+        admitted = self.admit(event, recorded_at, held)
         if admitted is None:
             return False
         event, digest = admitted
@@ -151,18 +152,19 @@ class Story(BaseAggregate[str]):
             digest=digest,
             timestamp=recorded_at,
         )
+        held[event.id] = bytes.fromhex(digest)
         return True
 
     def admit(
-        self, event: ReportingEvent, recorded_at: datetime
+        self, event: ReportingEvent, recorded_at: datetime, held: Held
     ) -> tuple[ReportingEvent, str] | None:
         """The event as it would be recorded at ``recorded_at``, and its digest; None when the
-        same id with the same body is already recorded. Raises a ``DomainError`` naming the
-        field when the event breaks a rule. Changes nothing: a dry run ``remember``s what it
-        admits."""
+        same id with the same body is already recorded (``held`` as ``record`` takes it).
+        Raises a ``DomainError`` naming the field when the event breaks a rule. Changes
+        nothing: a dry run ``take``s what it admits."""
         event = normalized(event)
         digest = digest_of(event)
-        known = self.digests.get(event.id)
+        known = held.get(event.id)
         if known is not None and known.hex() == digest:
             return None
         if known is not None:
@@ -170,12 +172,18 @@ class Story(BaseAggregate[str]):
                 f"event id {event.id!r} is already used in this story with a different body",
                 "/id",
             )
-        self.check(event, recorded_at)
+        self.check(event, recorded_at, held)
         return event, digest
 
-    def remember(self, event: Kept, digest: str) -> None:
-        """Take a recorded event's id, digest and asserted claims into the story's state."""
-        self.digests[event.id] = bytes.fromhex(digest)
+    def take(self, event: ReportingEvent, digest: str, held: Held) -> None:
+        """Take what a dry run ``admit``ted as if recorded: counted, its claims remembered and
+        its digest ``held``."""
+        self.remember(event)
+        held[event.id] = bytes.fromhex(digest)
+
+    def remember(self, event: Kept) -> None:
+        """Count a recorded event and take the claims it asserts into the story's state."""
+        self.story_version += 1
         self.claims.update(c.id for c in event.claims if c.stance == "asserts")
 
     def remember_record(self, record: KeptRecord) -> None:
@@ -183,13 +191,13 @@ class Story(BaseAggregate[str]):
         checked, then ``remember``ed, then the story's version and time moved on."""
         if record.originator_version != self.version + 1:
             raise OriginatorVersionError(record.originator_version, self.version + 1)
-        self.remember(record.event, record.digest)
+        self.remember(record.event)
         self.version = record.originator_version
         self.modified_on = record.timestamp
 
-    def check(self, event: ReportingEvent, recorded_at: datetime) -> None:
+    def check(self, event: ReportingEvent, recorded_at: datetime, held: Held) -> None:
         """Raise the first rule ``event``, recorded at ``recorded_at``, breaks against this
-        story, or return."""
+        story and the events of it ``held``, or return."""
         if event.published_at > recorded_at + CLOCK_SKEW:
             raise PublishedAfterRecording(
                 f"published_at {rfc3339(event.published_at)} is later than the time this event"
@@ -229,8 +237,13 @@ class Story(BaseAggregate[str]):
                     f"/claims/{i}/id",
                 )
         for i, cited in enumerate(event.cites):
-            if cited not in self.digests:
+            if cited not in held:
                 raise UnknownCitation(f"unknown cited event {cited!r} in this story", f"/cites/{i}")
+
+
+def named(events: Iterable[ReportingEvent]) -> set[str]:
+    """The ids ``events`` record or cite: what a command on them looks up as ``held``."""
+    return {name for e in events for name in (e.id, *e.cites)}
 
 
 def check_text_size(text: str, pointer: str) -> None:

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from domain.errors import DomainError, StoryNotFound, VersionMismatch
 from domain.events import ReportingEvent
-from domain.story import Story, project_story
+from domain.story import Held, Story, named, project_story
 from service.checkpointer import Checkpointer
 from service.collection import collector_paused
 from service.group_commit import CommitQueue, Waiting
@@ -231,6 +231,7 @@ class Ledger(Application[str]):
         except AggregateNotFoundError:
             story = Story.open(story_id, recorded_at)
         try:
+            held = self.held(story, events)
             if expected_version is not None and story.story_version != expected_version:
                 raise VersionMismatch(
                     f"story {story_id!r} is at version {story.story_version}, "
@@ -242,7 +243,7 @@ class Ledger(Application[str]):
             for index, e in enumerate(events):
                 try:
                     created.append(
-                        story.record(e, recorded_at=recorded_at, recorded_by=recorded_by)
+                        story.record(e, recorded_at=recorded_at, recorded_by=recorded_by, held=held)
                     )
                 except DomainError as error:
                     error.index, error.story = index, story_id
@@ -251,6 +252,13 @@ class Ledger(Application[str]):
             self._forget(story_id)
             raise
         return story, created
+
+    def held(self, story: Story, events: Sequence[ReportingEvent]) -> Held:
+        """What ``events`` name of what ``story`` holds (none, if it holds no event yet): the
+        store's lookup, since a story keeps no ids itself (decision 052)."""
+        if not story.story_version:
+            return {}
+        return self.reader.held(story.id, named(events))
 
     def story(self, story_id: str) -> Story:
         """The story as stored: the aggregate cache's (brought up to date with any events stored

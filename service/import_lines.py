@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.errors import DomainError
 from domain.events import ReportingEvent
 from domain.stored import AnyStoredEvent
-from domain.story import Story
+from domain.story import Held, Story, named
 from service.application import Ledger
 from service.schemas import line_decoder, pointer_of, without_story
 
@@ -174,17 +174,23 @@ def check_lines(
     """Check the lines of ``part``'s stories against the schema and the story rules, storing
     nothing; reject the first bad one. ``checked`` is told each checked line's number."""
     report = ImportReport()
-    stories: dict[str, Story] = {}
+    stories: dict[str, tuple[Story, Held]] = {}
+    stored: set[str] = set()  # stories with stored events: each line's ids are looked up
     checked_at = datetime.now(UTC)
     with path.open("rb") as stream:
         for number, raw in numbered_lines(stream):
             if part.count > 1 and not part.owns(story_of(number, raw)):
                 continue
             _, story_id, event, _ = decode_line(number, raw)
-            story = stories.get(story_id) or _dry_run_story(ledger, story_id, checked_at)
-            stories[story_id] = story
+            if story_id not in stories:
+                stories[story_id] = (_dry_run_story(ledger, story_id, checked_at), {})
+                if stories[story_id][0].story_version:
+                    stored.add(story_id)
+            story, held = stories[story_id]
+            if story_id in stored:
+                held.update(ledger.reader.held(story_id, named([event])))
             try:
-                admitted = story.admit(event, checked_at)
+                admitted = story.admit(event, checked_at, held)
             except DomainError as e:
                 raise ImportRejected(number, e.pointer, e.detail) from None
             report.read += 1
@@ -193,7 +199,7 @@ def check_lines(
             if admitted is None:
                 report.already_present += 1
             else:
-                story.remember(*admitted)
+                story.take(*admitted, held)
             checked(number)
     return report
 

@@ -1,10 +1,10 @@
 """Loading a story from its stored events, decoding of each only what the story keeps.
 
 The library rebuilds an aggregate by decoding every stored event whole and applying it. A
-``Story`` keeps only each event's id, digest and asserted claims, so for its recorded events
-this decodes a ``KeptRecord`` (no document, no texts, no patterns checked: they were when the
-event was recorded) and applies that (``Story.remember_record``); any other event is decoded and
-applied as the library would (decision 034).
+``Story`` keeps only a count of its events and the claims they assert (decision 052), so for its
+recorded events this decodes a ``KeptRecord`` (no digest, no document, no texts, no patterns
+checked: they were when the event was recorded) and applies that (``Story.remember_record``);
+any other event is decoded and applied as the library would (decision 034).
 """
 
 from __future__ import annotations

@@ -99,6 +99,32 @@ def test_a_rule_broken_late_in_the_file_stores_nothing(knewwhen: Knewwhen, tmp_p
     assert "no story 's'" in knewwhen("timeline", "s")[2]
 
 
+def test_a_file_checked_against_a_stored_story_may_cite_and_repeat_it_not_rewrite_it(
+    knewwhen: Knewwhen, tmp_path: Path
+) -> None:
+    """The check asks the store for the stored events a line names (a story keeps no ids of
+    its own, decision 052): a citation of one passes, a changed body under its id is refused
+    before anything of the file is stored."""
+    first = line(id="a", claims=[{"id": "c1", "stance": "asserts", "text": "t"}])
+    path = tmp_path / "first.jsonl"
+    path.write_text(first + "\n")
+    assert knewwhen("import", str(path))[0] == 0
+    confirms = [{"id": "c1", "stance": "confirms"}]
+    path.write_text(
+        first + "\n" + line(id="b", type="report_confirmed", claims=confirms, cites=["a"]) + "\n"
+    )
+    code, out, _ = knewwhen("import", str(path))
+    assert code == 0
+    assert "2 events read, 1 stored, 1 already present" in out
+    path.write_text(line(id="c") + "\n" + line(id="a", source="wsj") + "\n")
+    code, _, err = knewwhen("import", str(path))
+    assert code == 1
+    assert "line 2: /id: event id 'a' is already used in this story" in err
+    assert "nothing was stored" in err
+    exported = knewwhen("export", "s")[1].splitlines()
+    assert [json.loads(e)["id"] for e in exported] == ["a", "b"]
+
+
 def test_an_event_published_after_the_import_is_rejected_and_nothing_stored(
     knewwhen: Knewwhen, tmp_path: Path
 ) -> None:

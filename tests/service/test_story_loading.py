@@ -56,6 +56,22 @@ def test_a_story_loads_as_the_library_rebuilds_it(
     assert loaded.story_version == len(events)
 
 
+def test_a_story_holds_nothing_per_event_only_its_claims(ledger: Ledger) -> None:
+    """Decision 052: what a cached story keeps does not grow with its events (the store is
+    asked for the ids a command names), only with the claims they assert."""
+    asserted = event("story_published", "e0", "nyt", "2020-10-06T10:00", claim("c", "asserts"))
+    confirming = [
+        event("report_confirmed", f"e{n}", "ap", "2020-10-06T11:00", claim("c", "confirms"))
+        for n in range(1, 50)
+    ]
+    ledger.append("s", [asserted, *confirming[:20]], "t")
+    ledger.append("s", confirming[20:], "t")
+    for story in (ledger.story("s"), load_story(ledger.recorder, ledger.mapper, "s")):
+        assert story.story_version == 50
+        sizes = [len(v) for v in state(story).values() if isinstance(v, (dict, set, list, tuple))]
+        assert max(sizes, default=0) <= 1, state(story)
+
+
 def test_a_story_with_no_events_is_not_found(ledger: Ledger) -> None:
     with pytest.raises(AggregateNotFoundError):
         load_story(ledger.recorder, ledger.mapper, "never-written")

@@ -121,7 +121,10 @@ def test_stored_events_round_trip() -> None:
 
     story = Story.open("s", datetime(2026, 1, 1, tzinfo=UTC))
     story.record(
-        event_decoder.decode(VALID), recorded_at=datetime(2026, 1, 2, tzinfo=UTC), recorded_by="t"
+        event_decoder.decode(VALID),
+        recorded_at=datetime(2026, 1, 2, tzinfo=UTC),
+        recorded_by="t",
+        held={},
     )
     mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
     for original in story.collect_events():
