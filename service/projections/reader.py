@@ -35,14 +35,6 @@ class Datastore(Protocol):
     def transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
 
 
-class StoredDigest(Struct):
-    """Of a stored ``Story.EventRecorded``, its event's digest alone."""
-
-    digest: str
-
-
-decode_digest = msgspec.json.Decoder(StoredDigest).decode
-
 HELD_BATCH = 500
 """Event ids looked up in one statement by ``Reader.held``."""
 
@@ -112,7 +104,6 @@ class Reader:
     def __init__(self, datastore: Datastore, dialect: Dialect, store: EventStore) -> None:
         self.datastore = datastore
         self.dialect = dialect
-        self.store = store
         self._snapshots = threading.local()
         q = dialect.sql
         self.claims_at = q(
@@ -350,7 +341,8 @@ class Reader:
 
     def held(self, story: str, event_ids: Iterable[str]) -> dict[str, bytes]:
         """Of ``event_ids``, those ``story`` holds, each with its digest: what a command naming
-        them needs (``domain.story.Held``), by the index on (story, event_id)."""
+        them needs (``domain.story.Held``), by the index on (story, event_id): ``kw_events``
+        keeps each event's digest beside its id."""
         names = sorted(event_ids)
         found: dict[str, bytes] = {}
         with self.cursor() as cursor:
@@ -358,14 +350,13 @@ class Reader:
                 ids = names[lo : lo + HELD_BATCH]
                 cursor.execute(
                     self.dialect.sql(
-                        f"SELECT e.event_id, r.state FROM kw_events e{self.store.join()}"
-                        f" WHERE e.story = ? AND e.event_id IN ({', '.join('?' * len(ids))})"
+                        "SELECT event_id, digest FROM kw_events"
+                        f" WHERE story = ? AND event_id IN ({', '.join('?' * len(ids))})"
                     ),
                     (story, *ids),
                 )
                 for row in cursor.fetchall():
-                    stored = decode_digest(bytes(row["state"]))
-                    found[row["event_id"]] = bytes.fromhex(stored.digest)
+                    found[row["event_id"]] = bytes.fromhex(row["digest"])
         return found
 
     def stories(self) -> list[StorySummary]:
