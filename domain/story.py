@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from eventsourcing.domain import (
     BaseAggregate,
@@ -53,43 +53,10 @@ def digest_of(event: ReportingEvent) -> str:
     return hashlib.sha256(canonical_body(event)).hexdigest()
 
 
-class KeptStance(Protocol):
-    """What a story keeps of a claim stance."""
+class StoredTime(Struct):
+    """Of a stored event of a story, its time alone: what taking a story up needs of its last."""
 
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def stance(self) -> str: ...
-
-
-class Kept(Protocol):
-    """What a story keeps of a reporting event: its stances."""
-
-    @property
-    def claims(self) -> Sequence[KeptStance]: ...
-
-
-class KeptClaim(Struct, frozen=True):
-    """Of a claim stance, what a story keeps."""
-
-    id: str
-    stance: str
-
-
-class KeptEvent(Struct, frozen=True):
-    """Of a reporting event, what loading a story decodes: its stances."""
-
-    claims: tuple[KeptClaim, ...] = ()
-
-
-class KeptRecord(Struct, frozen=True):
-    """A stored ``Story.EventRecorded`` decoded only as far as loading a story needs: no
-    digest, no document, no texts, no patterns checked (they were when it was recorded)."""
-
-    originator_version: int
     timestamp: datetime
-    event: KeptEvent
 
 
 class StoryEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
@@ -181,19 +148,22 @@ class Story(BaseAggregate[str]):
         self.remember(event)
         held[event.id] = bytes.fromhex(digest)
 
-    def remember(self, event: Kept) -> None:
+    def remember(self, event: ReportingEvent) -> None:
         """Count a recorded event and take the claims it asserts into the story's state."""
         self.story_version += 1
         self.claims.update(c.id for c in event.claims if c.stance == "asserts")
 
-    def remember_record(self, record: KeptRecord) -> None:
-        """``EventRecorded.mutate`` from only what the story keeps of the event: its version
-        checked, then ``remember``ed, then the story's version and time moved on."""
-        if record.originator_version != self.version + 1:
-            raise OriginatorVersionError(record.originator_version, self.version + 1)
-        self.remember(record.event)
-        self.version = record.originator_version
-        self.modified_on = record.timestamp
+    def resume(self, *, version: int, modified_on: datetime, claims: Iterable[str]) -> None:
+        """Take the story up at ``version``, its last stored event made at ``modified_on``, from
+        what its projections hold: every event after ``Opened`` records one reporting event,
+        so the version counts them, and ``claims`` are those they assert. The library's
+        ``mutate`` of each event would come to the same state (decision 053)."""
+        if version <= self.version:
+            raise OriginatorVersionError(version, self.version + 1)
+        self.story_version = version - 1
+        self.claims = set(claims)
+        self.version = version
+        self.modified_on = modified_on
 
     def check(self, event: ReportingEvent, recorded_at: datetime, held: Held) -> None:
         """Raise the first rule ``event``, recorded at ``recorded_at``, breaks against this

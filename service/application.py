@@ -262,10 +262,10 @@ class Ledger(Application[str]):
 
     def story(self, story_id: str) -> Story:
         """The story as stored: the aggregate cache's (brought up to date with any events stored
-        since), or on a miss loaded decoding only what it keeps (``load_story``, decision 034).
-        Raises ``AggregateNotFoundError`` when it has no events."""
+        since), or on a miss taken up from its first and last events and its claims
+        (``load_story``, decision 053). Raises ``AggregateNotFoundError`` when it has none."""
         if self.repository.cache is None:
-            return load_story(self.recorder, self.mapper, story_id)
+            return load_story(self.recorder, self.mapper, self.reader, story_id)
         self.load_into_cache(story_id)  # none stored: the library's get raises, as it would
         story: Story = self.repository.get(story_id, projector_func=project_story)
         return story
@@ -290,7 +290,7 @@ class Ledger(Application[str]):
         if cache is None or not self.needs_loading(story_id):
             return
         with contextlib.suppress(AggregateNotFoundError):
-            cache.put(story_id, load_story(self.recorder, self.mapper, story_id))
+            cache.put(story_id, load_story(self.recorder, self.mapper, self.reader, story_id))
 
     def _next_recorded_at(self) -> datetime:
         """Strictly increasing recording times within this process (the store checks across)."""

@@ -149,6 +149,7 @@ class Reader:
             "SELECT position, story_version, recorded_at, recorded_by FROM kw_events"
             " WHERE story = ? AND event_id = ?"
         )
+        self.story_claims = q("SELECT claim FROM kw_claims WHERE story = ?")
         self.story_rows = q("SELECT * FROM kw_stories ORDER BY story")
         self.story_row = q("SELECT * FROM kw_stories WHERE story = ?")
         self.max_position = q("SELECT MAX(position) AS p FROM kw_events")
@@ -358,6 +359,10 @@ class Reader:
                 for row in cursor.fetchall():
                     found[row["event_id"]] = bytes.fromhex(row["digest"])
         return found
+
+    def claims_of(self, story: str) -> set[str]:
+        """Every claim of ``story``: each was introduced by an ``asserts`` (the story's rule)."""
+        return {row["claim"] for row in self._rows(self.story_claims, (story,))}
 
     def stories(self) -> list[StorySummary]:
         """Every story's summary."""

@@ -1,6 +1,6 @@
-"""A story loaded from only what it keeps of each stored event (decision 034), on both
-databases: the same story the library rebuilds by decoding every event whole, and one a new
-process goes on appending to."""
+"""A story taken up from its first and last stored events and its projected claims (decision
+053), on both databases: the same story the library rebuilds by decoding every event whole, and
+one a new process goes on appending to."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from domain.events import ReportingEvent
 from domain.story import Story, project_story
-from service import application, story_loading
+from service import application
 from service.application import Ledger
 from service.story_loading import load_story
 from tests.builders import claim, event
@@ -31,22 +31,15 @@ def state(story: Story) -> dict[str, object]:
     return dict(vars(story))
 
 
-@pytest.fixture(params=[story_loading.PAGE, 2, 1], ids=["a page", "pages of 2", "pages of 1"])
-def page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """How many stored events ``load_story`` reads at a time."""
-    monkeypatch.setattr(story_loading, "PAGE", request.param)
-    return int(request.param)
-
-
 @settings(PROPERTY, max_examples=15)
 @given(events=histories(), cuts=st.lists(st.integers(0, 20), max_size=4))
 def test_a_story_loads_as_the_library_rebuilds_it(
-    ledger: Ledger, page: int, events: list[ReportingEvent], cuts: list[int]
+    ledger: Ledger, events: list[ReportingEvent], cuts: list[int]
 ) -> None:
     story_id = f"s-{uuid.uuid4().hex[:8]}"
     record_in_batches(ledger, story_id, events, cuts)
 
-    loaded = load_story(ledger.recorder, ledger.mapper, story_id)
+    loaded = load_story(ledger.recorder, ledger.mapper, ledger.reader, story_id)
     # With a version the library rebuilds it from its events, each decoded whole.
     rebuilt: Story = ledger.repository.get(
         story_id, version=len(events) + 1, projector_func=project_story
@@ -66,7 +59,10 @@ def test_a_story_holds_nothing_per_event_only_its_claims(ledger: Ledger) -> None
     ]
     ledger.append("s", [asserted, *confirming[:20]], "t")
     ledger.append("s", confirming[20:], "t")
-    for story in (ledger.story("s"), load_story(ledger.recorder, ledger.mapper, "s")):
+    for story in (
+        ledger.story("s"),
+        load_story(ledger.recorder, ledger.mapper, ledger.reader, "s"),
+    ):
         assert story.story_version == 50
         sizes = [len(v) for v in state(story).values() if isinstance(v, (dict, set, list, tuple))]
         assert max(sizes, default=0) <= 1, state(story)
@@ -74,7 +70,7 @@ def test_a_story_holds_nothing_per_event_only_its_claims(ledger: Ledger) -> None
 
 def test_a_story_with_no_events_is_not_found(ledger: Ledger) -> None:
     with pytest.raises(AggregateNotFoundError):
-        load_story(ledger.recorder, ledger.mapper, "never-written")
+        load_story(ledger.recorder, ledger.mapper, ledger.reader, "never-written")
     with pytest.raises(AggregateNotFoundError):
         ledger.story("never-written")
 

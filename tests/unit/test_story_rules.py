@@ -16,9 +16,6 @@ from domain.events import ReportingEvent
 from domain.story import (
     CLOCK_SKEW,
     Held,
-    KeptClaim,
-    KeptEvent,
-    KeptRecord,
     Story,
     digest_of,
     named,
@@ -302,17 +299,20 @@ def test_a_story_projected_from_its_events_is_the_story_that_recorded_them() -> 
     assert (resumed.version, resumed.story_version, resumed.claims) == (4, 3, {"c1", "c2"})
 
 
-def test_a_kept_record_is_remembered_as_its_whole_event_is() -> None:
-    story = given()
-    record = KeptRecord(2, RECORDED, KeptEvent((KeptClaim("c1", "asserts"),)))
-    story.remember_record(record)
-    assert (story.version, story.modified_on, story.claims) == (2, RECORDED, {"c1"})
-    assert story.story_version == 1
+def test_a_story_resumed_from_its_projections_is_the_story_that_recorded_them() -> None:
+    asserting = event("story_published", "ap-1", "ap", "2020-10-07T11:00", claim("c2", "asserts"))
+    story = given(NYT, asserting)
+    events = story.collect_events()
+    opened = project_story(None, events[:1])
+    assert opened is not None
+
+    opened.resume(version=3, modified_on=events[-1].timestamp, claims=["c1", "c2"])
+
+    assert vars(opened) == vars(project_story(None, events))
 
 
-def test_a_kept_record_out_of_sequence_is_refused_and_changes_nothing() -> None:
-    story = given()
-    record = KeptRecord(3, RECORDED, KeptEvent())
+def test_a_story_is_not_resumed_at_or_before_its_version() -> None:
+    story = given(NYT).story
     with pytest.raises(OriginatorVersionError):
-        story.remember_record(record)
-    assert (story.version, story.story_version) == (1, 0)
+        story.resume(version=2, modified_on=RECORDED, claims=[])
+    assert (story.version, story.story_version, story.claims) == (2, 1, {"c1"})
