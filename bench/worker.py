@@ -19,6 +19,7 @@ import msgspec
 
 from bench import (
     measure_import,
+    measure_long_story,
     measure_peer,
     measure_queries,
     measure_raw,
@@ -37,6 +38,7 @@ TASKS: dict[str, Task] = {
     "peer_read": (measure_peer.PeerJob, measure_peer.read),
     "queries": (measure_queries.QueryJob, measure_queries.queries),
     "verify": (measure_verify.VerifyJob, measure_verify.verify_store),
+    "long_story_reads": (measure_long_story.ReadsJob, measure_long_story.long_story_reads),
 }
 ROOT = Path(__file__).resolve().parent.parent
 

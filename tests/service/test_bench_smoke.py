@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from bench import answer_shape, pages
+from bench import answer_shape, long_story, pages
 from bench.ab import ROOT, compare, report
 from bench.ab_bulk import compare_bulk, timed_cli
 from bench.ab_bulk import report as bulk_report
@@ -265,3 +265,17 @@ def test_ab_bulk_stops_at_a_command_that_fails_with_its_error(tmp_path: Path) ->
         timed_cli(ROOT, str(tmp_path / "db.sqlite3"), "import", missing)
     assert str(raised.value).startswith(f"knewwhen import {missing} (")
     assert f"no such file: {missing}" in str(raised.value)  # the command's own stderr
+
+
+def test_the_long_story_run_writes_each_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert long_story.main(["--events", "400", "--claims", "20", "--results", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*-long-400.json")
+    saved = json.loads(path.read_text())
+    assert saved["measured"]["reads"]["events"] == 400
+    figures = [value_of(saved["measured"]) for _, _, value_of in long_story.ROWS]
+    assert all(v is not None and math.isfinite(v) and v > 0 for v in figures[:2] + figures[3:])
+    out = capsys.readouterr().out
+    assert "One story of 400 events and 20 claims, sqlite:" in out
+    assert "| a claim's provenance, median |" in out
