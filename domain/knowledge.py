@@ -331,10 +331,7 @@ def assemble(
 ) -> Knowledge:
     """Sort and shape final claim states (each with its applied events) and document states
     into the knowledge answer."""
-    visible = sorted(
-        (c for c in claims if c[0].visible),
-        key=lambda c: (c[0].first_reported_at, c[0].id),
-    )
+    visible = sorted((c for c in claims if c[0].visible), key=lambda c: answer_order(c[0]))
     return Knowledge(
         story=story,
         at=at,
@@ -345,6 +342,16 @@ def assemble(
         ),
         events_applied=events_applied,
     )
+
+
+def answer_order(state: ClaimState) -> tuple[datetime | None, str]:
+    """Where a visible claim comes in a knowledge answer: first reported first, then by id."""
+    return (state.first_reported_at, state.id)
+
+
+def in_knowledge_order(states: Iterable[ClaimState]) -> list[ClaimState]:
+    """The visible ones of ``states``, in the order a knowledge answer lists them."""
+    return sorted((s for s in states if s.visible), key=answer_order)
 
 
 def applicable(

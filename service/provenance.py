@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.errors import UnknownClaim
-from domain.knowledge import ClaimKnowledge, fold_document
+from domain.knowledge import ClaimState, fold_document
 from service.application import Ledger
 from service.provenance_scope import EventRow, Scope, read_claim_scope, read_scope
 
@@ -49,8 +49,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=256)
 def qname(value: str) -> Json:
-    """A PROV-JSON qualified-name value (e.g. for ``prov:type``)."""
+    """A PROV-JSON qualified-name value (e.g. for ``prov:type``): one object per name, shared
+    by every record naming it (a story's provenance names a few types in ~10⁵ relations;
+    nothing changes a record once added)."""
     return {"$": value, "type": "prov:QUALIFIED_NAME"}
 
 
@@ -75,6 +78,15 @@ class ProvBuilder:
             "agent": {},
         }
         self._relations = 0
+        self._events: dict[str, str] = {}
+
+    def event(self, event_id: str) -> str:
+        """The activity id of an event: made once a document, as each event is named by
+        several relations."""
+        name = self._events.get(event_id)
+        if name is None:
+            name = self._events[event_id] = f"st:event/{local(event_id)}"
+        return name
 
     def record(self, kind: str, identifier: str, attributes: Json) -> None:
         """Declare an entity, activity or agent (once)."""
@@ -119,7 +131,7 @@ def prov_of(scope: Scope) -> Json:
     return builder.doc
 
 
-def add_claim(builder: ProvBuilder, scope: Scope, claim: ClaimKnowledge) -> None:
+def add_claim(builder: ProvBuilder, scope: Scope, claim: ClaimState) -> None:
     """The claim entity, its first report, each event's stance, and its supporters."""
     claim_id = f"st:claim/{local(claim.id)}"
     attributes: Json = {
@@ -141,7 +153,7 @@ def add_claim(builder: ProvBuilder, scope: Scope, claim: ClaimKnowledge) -> None
             "wasGeneratedBy",
             {
                 "prov:entity": claim_id,
-                "prov:activity": f"st:event/{local(first.event_id)}",
+                "prov:activity": builder.event(first.event_id),
                 "prov:time": iso(first.published_at),
             },
         )
@@ -150,7 +162,7 @@ def add_claim(builder: ProvBuilder, scope: Scope, claim: ClaimKnowledge) -> None
             "wasInfluencedBy",
             {
                 "prov:influencee": claim_id,
-                "prov:influencer": f"st:event/{local(act.event_id)}",
+                "prov:influencer": builder.event(act.event_id),
                 "kw:stance": act.stance,
             },
         )
@@ -171,7 +183,7 @@ def add_source(builder: ProvBuilder, source: str) -> None:
 
 def add_event(builder: ProvBuilder, event: EventRow) -> None:
     """The event as an activity at its ``published_at``, with its source and its recorder."""
-    activity = f"st:event/{local(event.event_id)}"
+    activity = builder.event(event.event_id)
     attributes: Json = {
         "prov:startTime": iso(event.published_at),
         "prov:type": qname(f"kw:{event.type}"),
@@ -207,7 +219,7 @@ def add_documents(builder: ProvBuilder, scope: Scope) -> None:
         builder.record("entity", general, {"prov:type": qname("kw:Document"), "kw:id": doc_id})
         previous = 0
         for act, state in zip(acts, fold_document(doc_id, acts), strict=True):
-            activity = f"st:event/{local(act.event_id)}"
+            activity = builder.event(act.event_id)
             revision = revision_id(doc_id, state.revisions)
             if state.revisions != previous:
                 attributes: Json = {
@@ -282,8 +294,8 @@ def add_citations(builder: ProvBuilder, scope: Scope) -> None:
             builder.relate(
                 "wasInformedBy",
                 {
-                    "prov:informed": f"st:event/{local(event_id)}",
-                    "prov:informant": f"st:event/{local(cited)}",
+                    "prov:informed": builder.event(event_id),
+                    "prov:informant": builder.event(cited),
                     "prov:type": qname("kw:Citation"),
                 },
             )
@@ -294,7 +306,7 @@ def add_citations(builder: ProvBuilder, scope: Scope) -> None:
             derivation: Json = {
                 "prov:generatedEntity": article,
                 "prov:usedEntity": source,
-                "prov:activity": f"st:event/{local(event_id)}",
+                "prov:activity": builder.event(event_id),
             }
             if scope.events[cited].type in PRIMARY_SOURCE_TYPES:
                 derivation["prov:type"] = qname("prov:PrimarySource")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import StoryNotFound
-from domain.knowledge import ClaimKnowledge, DocumentAct, claim_knowledge
+from domain.knowledge import ClaimState, DocumentAct
 from service.application import Ledger
 from service.projections.dialect import EventStore
 from service.projections.reader import recorded_bound
@@ -49,7 +49,7 @@ def events_named(store: EventStore, count: int) -> str:
     return f"{EVENTS}{store.join()} WHERE e.story = ? AND e.event_id IN ({', '.join('?' * count)})"
 
 
-@dataclass
+@dataclass(slots=True)
 class EventRow:
     """One reporting event as ``kw_events`` holds it."""
 
@@ -71,7 +71,7 @@ class Scope:
 
     story: str
     events: dict[str, EventRow]
-    claims: list[ClaimKnowledge]
+    claims: list[ClaimState]
     claim_acts: dict[str, list[Any]]
     document_acts: dict[str, list[DocumentAct]]
 
@@ -87,9 +87,9 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
     with ledger.reader.snapshot(), ledger.reader.cursor() as cursor:
         if ledger.reader.story(story) is None:
             raise StoryNotFound(f"no story {story!r}")
-        knowledge = ledger.reader.knowledge(story, at, recorded_before)
+        claims = ledger.reader.public_claims(story, at, recorded_before)
         cursor.execute(q(events_in_scope(ledger.store)), (story, t, r))
-        events = [event_row(row) for row in cursor.fetchall()]
+        events = {e.event_id: e for e in map(event_row, cursor)}
         acts: list[dict[str, list[Any]]] = []
         for table, column, decode in (
             ("kw_claim_states", "claim", decode_claim_act),
@@ -102,15 +102,9 @@ def read_scope(ledger: Ledger, story: str, at: datetime, recorded_before: dateti
                 ),
                 (story, t, r),
             )
-            acts.append(grouped_acts(cursor.fetchall(), decode))
+            acts.append(grouped_acts(cursor, decode))
     claim_acts, document_acts = acts
-    return Scope(
-        story,
-        {e.event_id: e for e in events},
-        list(knowledge.claims),
-        claim_acts,
-        in_order(document_acts),
-    )
+    return Scope(story, events, claims, claim_acts, in_order(document_acts))
 
 
 BATCH = 500
@@ -164,8 +158,7 @@ def read_claim_scope(
             wanted = {a.event_id for acts in published.values() for a in acts}
             wanted |= {cited for e in found for cited in e.cites}
             wanted -= asked
-    knowledge = claim_knowledge(state, [act.event_id for act in claim_acts])
-    return Scope(story, events, [knowledge], {claim: claim_acts}, in_order(document_acts))
+    return Scope(story, events, [state], {claim: claim_acts}, in_order(document_acts))
 
 
 def in_order(document_acts: dict[str, list[DocumentAct]]) -> dict[str, list[DocumentAct]]:

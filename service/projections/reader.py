@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import msgspec
 from msgspec import Struct
 
-from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble
+from domain.knowledge import ClaimState, DocumentState, Knowledge, assemble, in_knowledge_order
 from service.projections.dialect import Dialect, EventStore, state_at
 from service.projections.rows import body_of, decode_claim_act, fields_of, from_micros, micros
 from service.projections.snapshots import reading, tuple_rows
@@ -109,6 +109,10 @@ class Reader:
         self.claims_at = q(
             f"SELECT ({state_at('claim')}) AS state,"
             f" {applied_event_ids(dialect)} AS events"
+            " FROM kw_claims c WHERE c.story = ? AND c.first_published_at <= ?"
+        )
+        self.claim_states_at = q(
+            f"SELECT ({state_at('claim')}) AS state"
             " FROM kw_claims c WHERE c.story = ? AND c.first_published_at <= ?"
         )
         self.claim_at = q(
@@ -213,6 +217,17 @@ class Reader:
             cursor.execute(self.count_applied, (story, t, r))
             applied = int(cursor.fetchone()[0])
         return assemble(story, at, recorded_before, claims, documents, applied)
+
+    def public_claims(
+        self, story: str, at: datetime, recorded_before: datetime | None
+    ) -> list[ClaimState]:
+        """The states of the claims public at (T, R), in the knowledge answer's order, without
+        the events applied to each (what provenance needs of them)."""
+        t, r = micros(at), recorded_bound(recorded_before)
+        with self.cursor() as named, tuple_rows(named, self.dialect) as cursor:
+            cursor.execute(self.claim_states_at, (r, t, story, t))
+            states = [decode_claim_state(state) for (state,) in cursor.fetchall() if state]
+        return in_knowledge_order(states)
 
     def claim_state(
         self, story: str, claim: str, at: datetime, recorded_before: datetime | None
